@@ -1,0 +1,352 @@
+/** The spec of pipeline.yaml: every key, its type, default and description. */
+import type { Spec } from "./_spec.ts";
+
+const scalar: Spec = {
+  kind: "union",
+  description: "A scalar value.",
+  expected: "a string, number or boolean",
+  options: [
+    { kind: "string", description: "", allowEmpty: true },
+    { kind: "number", description: "" },
+    { kind: "boolean", description: "" },
+  ],
+  pick: (raw) =>
+    typeof raw === "string"
+      ? 0
+      : typeof raw === "number"
+      ? 1
+      : typeof raw === "boolean"
+      ? 2
+      : undefined,
+};
+
+const fieldSpec: Spec = {
+  kind: "object",
+  description: "How one event field is typed and defaulted.",
+  fields: {
+    type: {
+      kind: "string",
+      description: "Value type: string, integer, number, boolean or datetime (ISO 8601).",
+      enum: ["string", "integer", "number", "boolean", "datetime"],
+    },
+    default: {
+      ...scalar,
+      description:
+        "Value used when the field is missing or null (`now` for a datetime means the time of " +
+        "consumption). A field without a default must be listed in `events.required`.",
+      optional: true,
+    } as Spec,
+    min: {
+      kind: "number",
+      description: "Smallest accepted value (integer, number).",
+      optional: true,
+    },
+    max: {
+      kind: "number",
+      description: "Largest accepted value (integer, number).",
+      optional: true,
+    },
+    max_length: {
+      kind: "integer",
+      description: "Longest accepted string, in characters (string).",
+      min: 1,
+      max: 65535,
+      optional: true,
+    },
+  },
+};
+
+const encodeSpec: Spec = {
+  kind: "union",
+  description:
+    "How the field becomes tensor values: `number` (as is), `string` (as is, for string " +
+    "tensors), `{ one_hot: [v1, v2, ...] }` (one column per value; others give all zeros) or " +
+    "`{ scale: { mean: M, std: S } }` ((x - M) / S).",
+  expected: "number, string, { one_hot: [...] } or { scale: { mean, std } }",
+  options: [
+    { kind: "string", description: "", enum: ["number", "string"] },
+    {
+      kind: "object",
+      description: "",
+      fields: {
+        one_hot: {
+          kind: "list",
+          description: "The vocabulary, one column each.",
+          of: { kind: "string", description: "" },
+          minItems: 1,
+        },
+      },
+    },
+    {
+      kind: "object",
+      description: "",
+      fields: {
+        scale: {
+          kind: "object",
+          description: "Standardisation.",
+          fields: {
+            mean: { kind: "number", description: "Mean subtracted." },
+            std: { kind: "number", description: "Divisor (non-zero).", min: 1e-12 },
+          },
+        },
+      },
+    },
+  ],
+  pick: (raw) => {
+    if (typeof raw === "string") return 0;
+    if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+      if ("one_hot" in raw) return 1;
+      if ("scale" in raw) return 2;
+    }
+    return undefined;
+  },
+};
+
+/** Spec of the whole file. */
+export const pipelineSpec: Spec = {
+  kind: "object",
+  description: "pipeline.yaml",
+  fields: {
+    kafka: {
+      kind: "object",
+      description: "The Kafka cluster and topics.",
+      fields: {
+        brokers: {
+          kind: "list",
+          description: "Bootstrap servers, `host:port` each.",
+          of: { kind: "string", description: "" },
+          default: ["127.0.0.1:9092"],
+          minItems: 1,
+        },
+        client_id: {
+          kind: "string",
+          description: "Client id sent to the broker.",
+          default: "order-pipeline",
+        },
+        topic: {
+          kind: "string",
+          description: "Topic of the order events.",
+          default: "order-events",
+        },
+        partitions: {
+          kind: "integer",
+          description: "Partitions of the topic when admin creates it.",
+          default: 3,
+          min: 1,
+          max: 10000,
+        },
+        replication_factor: {
+          kind: "integer",
+          description: "Replicas of each partition when admin creates it.",
+          default: 1,
+          min: 1,
+          max: 32,
+        },
+        consumer_group: {
+          kind: "string",
+          description: "Consumer group of the consumer.",
+          default: "order-pipeline",
+        },
+        dead_letter_topic: {
+          kind: "string",
+          description: "Topic for rejected records; empty means `<topic>.dlq`.",
+          default: "",
+          allowEmpty: true,
+        },
+        connection_timeout_ms: {
+          kind: "integer",
+          description: "Time allowed to open a broker connection.",
+          default: 3000,
+          min: 100,
+        },
+        request_timeout_ms: {
+          kind: "integer",
+          description: "Time allowed for one broker request.",
+          default: 10000,
+          min: 100,
+        },
+      },
+    },
+    database: {
+      kind: "object",
+      description: "The MySQL/MariaDB database.",
+      fields: {
+        url: {
+          kind: "url",
+          description:
+            "`mysql://user:password@host:port/database`; the database is created if missing.",
+          protocols: ["mysql:", "mariadb:"],
+          default: "mysql://root@127.0.0.1:3306/order_pipeline",
+        },
+        pool_size: {
+          kind: "integer",
+          description: "Connections kept open.",
+          default: 4,
+          min: 1,
+          max: 100,
+        },
+      },
+    },
+    producer: {
+      kind: "object",
+      description: "What `deno task produce` sends.",
+      fields: {
+        file: {
+          kind: "string",
+          description: "JSON-Lines input, relative to this file.",
+          default: "data/sample_events.jsonl",
+        },
+        batch_size: {
+          kind: "integer",
+          description: "Messages per send request.",
+          default: 500,
+          min: 1,
+          max: 100000,
+        },
+        compression: {
+          kind: "string",
+          description: "Batch compression.",
+          enum: ["none", "gzip"],
+          default: "gzip",
+        },
+        acks: {
+          kind: "string",
+          description: "`all` waits for every in-sync replica, `leader` for the leader only.",
+          enum: ["all", "leader"],
+          default: "all",
+        },
+      },
+    },
+    consumer: {
+      kind: "object",
+      description: "How `deno task consume` ingests.",
+      fields: {
+        duplicates: {
+          kind: "string",
+          description:
+            "An event_id seen before: `skip` keeps the stored version, `update` overwrites it.",
+          enum: ["skip", "update"],
+          default: "skip",
+        },
+        log_events: {
+          kind: "boolean",
+          description: "One log line per event ([OK], [SKIP], [DLQ]).",
+          default: true,
+        },
+        summary_interval_ms: {
+          kind: "integer",
+          description: "Period of the summary line; 0 turns it off.",
+          default: 5000,
+          min: 0,
+        },
+        max_message_bytes: {
+          kind: "integer",
+          description: "Larger messages are dead-lettered.",
+          default: 65536,
+          min: 64,
+        },
+        max_depth: {
+          kind: "integer",
+          description: "Deeper JSON nesting is dead-lettered.",
+          default: 8,
+          min: 1,
+          max: 64,
+        },
+        partitions_consumed_concurrently: {
+          kind: "integer",
+          description: "Partitions processed in parallel by one consumer.",
+          default: 1,
+          min: 1,
+          max: 64,
+        },
+      },
+    },
+    events: {
+      kind: "object",
+      description: "The shape of an order event.",
+      fields: {
+        required: {
+          kind: "list",
+          description: "Keys every event must have; others get their default.",
+          of: { kind: "string", description: "" },
+          default: ["event_id", "order_id", "customer_customer_id"],
+          minItems: 1,
+        },
+        fields: {
+          kind: "map",
+          description: "Every known field: `{ type, default, min, max, max_length }`.",
+          of: fieldSpec,
+          key: /^[a-z][a-z0-9_]*$/,
+        },
+      },
+    },
+    model: {
+      kind: "object",
+      description: "The ONNX model and how event fields feed it.",
+      fields: {
+        path: {
+          kind: "string",
+          description: "The .onnx file, relative to this file.",
+          default: "models/return_model.onnx",
+        },
+        output: {
+          kind: "object",
+          description: "Where the return probability is read.",
+          fields: {
+            name: {
+              kind: "string",
+              description:
+                "Output holding probabilities: `[N, classes]`, `[N]`, or a ZipMap (its input " +
+                "tensor is read).",
+            },
+            returned_class: {
+              kind: "union",
+              description: 'Column index (or label) of the class meaning "returned".',
+              expected: "an integer or a string",
+              options: [
+                { kind: "integer", description: "", min: 0 },
+                { kind: "string", description: "" },
+              ],
+              pick: (raw) => typeof raw === "number" ? 0 : typeof raw === "string" ? 1 : undefined,
+            },
+          },
+        },
+        inputs: {
+          kind: "list",
+          description: "One entry per model input tensor.",
+          minItems: 1,
+          of: {
+            kind: "object",
+            description: "",
+            fields: {
+              name: { kind: "string", description: "Input name in the model." },
+              type: {
+                kind: "string",
+                description: "Element type of the tensor.",
+                enum: ["float32", "float64", "int64", "string"],
+              },
+              features: {
+                kind: "list",
+                description: "Columns of the `[N, D]` tensor, in order.",
+                minItems: 1,
+                of: {
+                  kind: "object",
+                  description: "",
+                  fields: {
+                    field: { kind: "string", description: "Event field." },
+                    encode: encodeSpec,
+                    missing: {
+                      ...scalar,
+                      description: "Value used when the field is absent (else the field default).",
+                      optional: true,
+                    } as Spec,
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};

@@ -1,0 +1,18 @@
+/** Log lines go to stderr so that stdout carries only data. */
+
+const encoder = new TextEncoder();
+
+/** Writes one line to stderr. */
+export function log(line: string): void {
+  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+}
+
+/** Writes one `warning: ...` line to stderr. */
+export function warn(message: string): void {
+  log(`warning: ${message}`);
+}
+
+/** Writes one line of data to stdout. */
+export function out(line: string): void {
+  Deno.stdout.writeSync(encoder.encode(line + "\n"));
+}
