@@ -145,17 +145,43 @@ export function parseConfig(
     const { line, col } = lineCounter.linePos(offset);
     return { line, col };
   };
-  for (const error of doc.errors) {
-    const { line, col } = lineCounter.linePos(error.pos[0]);
-    problems.push({ path: "", line, col, message: `invalid YAML: ${firstLine(error.message)}` });
+  // After a syntax error the parser's further errors are mostly its consequences: report the
+  // first one, where the user should look, with the key it sits under.
+  const [syntax] = doc.errors;
+  if (syntax) {
+    const { line, col } = lineCounter.linePos(syntax.pos[0]);
+    const more = doc.errors.length - 1;
+    problems.push({
+      path: pathAt(doc.contents, syntax.pos[0]),
+      line,
+      col,
+      message: `invalid YAML: ${firstLine(syntax.message)}${
+        more ? ` (${more} more YAML error(s) follow from it)` : ""
+      }`,
+    });
+    throw new ConfigError(display, problems);
   }
-  if (problems.length) throw new ConfigError(display, problems);
 
   const validator = new Validator(env, problems, at);
   const raw = validator.check(pipelineSpec, doc.contents ?? null, "") as Record<string, unknown>;
   if (!problems.length) checkSemantics(raw, doc.contents, problems, at);
+  problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
   if (problems.length) throw new ConfigError(display, problems);
   return deepFreeze(build(raw, options.file)) as PipelineConfig;
+}
+
+/** Dotted path of the deepest mapping key whose entry spans `offset` ("" at the top level). */
+function pathAt(node: Node | null | undefined, offset: number, path = ""): string {
+  if (!isMap(node)) return path;
+  for (const pair of node.items) {
+    const key = pair.key as Node | null;
+    const value = pair.value as Node | null;
+    const start = key?.range?.[0] ?? value?.range?.[0];
+    const end = value?.range?.[2] ?? key?.range?.[2];
+    if (start === undefined || end === undefined || offset < start || offset > end) continue;
+    return pathAt(value, offset, join(path, String(key?.toJSON?.() ?? key)));
+  }
+  return path;
 }
 
 function firstLine(message: string): string {

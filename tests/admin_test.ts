@@ -1,0 +1,260 @@
+import assert from "assert";
+import { loadConfig } from "../lib/config.ts";
+import { connectAdmin } from "../lib/kafka.ts";
+import { type EntryResult, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
+import { ensureServices } from "./_services.ts";
+
+const broker = "127.0.0.1:9092";
+
+/** `deno task admin ...` as a user runs it. */
+function admin(args: string[], env?: Record<string, string>): Promise<EntryResult> {
+  return runEntry("admin.ts", args, { env });
+}
+
+/** Runs kcat, the independent client, and returns its stdout. */
+async function kcat(args: string[], stdin?: string): Promise<string> {
+  const child = new Deno.Command("kcat", {
+    args: ["-b", broker, ...args],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const output = await child.output();
+  const decoder = new TextDecoder();
+  assert.equal(output.code, 0, `kcat ${args.join(" ")} failed: ${decoder.decode(output.stderr)}`);
+  return decoder.decode(output.stdout);
+}
+
+/** Partition count of a topic as kcat sees it; 0 when the broker does not know the topic. */
+async function kcatPartitions(topic: string): Promise<number> {
+  const metadata = JSON.parse(await kcat(["-L", "-t", topic, "-J"])) as {
+    topics: { topic: string; error?: string; partitions: unknown[] }[];
+  };
+  const entry = metadata.topics.find((t) => t.topic === topic);
+  return entry && !entry.error ? entry.partitions.length : 0;
+}
+
+/** Sum of the high watermarks of a topic's partitions, as kcat sees them. */
+async function kcatHighWatermark(topic: string): Promise<number> {
+  const partitions = await kcatPartitions(topic);
+  const queries = Array.from({ length: partitions }, (_, p) => ["-t", `${topic}:${p}:-1`]).flat();
+  const text = await kcat(["-Q", ...queries]);
+  return [...text.matchAll(/offset (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+/** A config with its own topic (and <topic>.dlq); returns the path and the topic. */
+async function setup(): Promise<{ config: string; topic: string }> {
+  await ensureServices();
+  const topic = uniqueName("admin");
+  return { config: await writeTestConfig({ topic }), topic };
+}
+
+async function cleanup(config: string) {
+  const result = await admin(["delete", "--config", config, "--if-exists", "--with-dlq"]);
+  assert.equal(result.code, 0, result.stderr);
+}
+
+/** Output a user can read: no stack traces, no runtime warnings. */
+function assertClean(result: EntryResult) {
+  assert.doesNotMatch(result.stderr, /\n {4}at /);
+  assert.doesNotMatch(result.stderr, /TimeoutNegativeWarning|Warning:/);
+}
+
+Deno.test("admin --help lists the commands, and every command has its own help", async () => {
+  const main = await admin(["--help"]);
+  assert.equal(main.code, 0);
+  assert.match(main.stdout, /USAGE:/);
+  for (const command of ["list", "describe", "create", "delete", "reset"]) {
+    assert.match(main.stdout, new RegExp(`^  ${command} `, "m"));
+    const result = await admin([command, "--help"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`deno task admin ${command}`));
+    assert.match(result.stdout, /USAGE:[\s\S]*OPTIONS:[\s\S]*--config PATH/);
+    assert.match(result.stdout, /EXIT CODES:/);
+  }
+});
+
+Deno.test("admin rejects a missing or unknown command and unknown flags with exit code 2", async () => {
+  for (const args of [[], ["purge"], ["list", "--bogus"], ["create", "--partitions", "0"]]) {
+    const result = await admin(args);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, /^error: /);
+    assert.equal(result.stdout, "");
+    assertClean(result);
+  }
+});
+
+Deno.test("admin create, list, describe and delete a topic as kcat sees it", async () => {
+  const { config, topic } = await setup();
+  try {
+    const created = await admin(["create", "--config", config]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stderr, new RegExp(`created topic "${topic}" \\(3 partition`));
+    assertClean(created);
+    assert.equal(await kcatPartitions(topic), 3);
+
+    const again = await admin(["create", "--config", config]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, new RegExp(`^error: Cannot create topic "${topic}": it already`));
+    assert.match(again.stderr, /--if-not-exists/);
+    assertClean(again);
+    const tolerated = await admin(["create", "--config", config, "--if-not-exists"]);
+    assert.equal(tolerated.code, 0, tolerated.stderr);
+
+    const list = await admin(["list", "--config", config]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^TOPIC +PARTITIONS +REPLICATION$/m);
+    assert.match(list.stdout, new RegExp(`^${topic} +3 +1$`, "m"));
+    assert.doesNotMatch(list.stdout, /__consumer_offsets/);
+    assertClean(list);
+    const all = await admin(["list", "--config", config, "--all"]);
+    assert.match(all.stdout, /^__consumer_offsets +\d+ +1$/m);
+
+    await kcat(["-P", "-t", topic, "-p", "1"], "a\nb\nc\n");
+    const described = await admin(["describe", "--config", config]);
+    assert.equal(described.code, 0, described.stderr);
+    assert.match(described.stdout, new RegExp(`^topic: ${topic}$`, "m"));
+    assert.match(described.stdout, /^partitions: 3$/m);
+    assert.match(described.stdout, /^1 +1 +1 +1 +0 +3 +3 +- +-$/m);
+    assert.match(described.stdout, /^total +3 +-$/m);
+    assert.match(described.stdout, new RegExp(`dead-letter topic: ${topic}\\.dlq \\(does not`));
+    assertClean(described);
+
+    const deleted = await admin(["delete", "--config", config]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.match(deleted.stderr, new RegExp(`deleted topic "${topic}"`));
+    assert.equal(await kcatPartitions(topic), 0);
+    const missing = await admin(["delete", "--config", config]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, new RegExp(`^error: Cannot delete topic "${topic}": it does not`));
+    assertClean(missing);
+    const tolerant = await admin(["delete", "--config", config, "--if-exists"]);
+    assert.equal(tolerant.code, 0, tolerant.stderr);
+    const gone = await admin(["describe", "--config", config]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /it does not exist/);
+    assert.equal(await kcatPartitions(topic), 0, "describe must not create the topic");
+  } finally {
+    await cleanup(config);
+  }
+});
+
+Deno.test("admin create takes --name, --partitions and --replication over pipeline.yaml", async () => {
+  const { config, topic } = await setup();
+  const other = `${topic}_other`;
+  try {
+    const created = await admin([
+      "create",
+      "--config",
+      config,
+      "--name",
+      other,
+      "--partitions",
+      "2",
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(await kcatPartitions(other), 2);
+    assert.equal(await kcatPartitions(topic), 0);
+
+    // One broker cannot hold two replicas: the broker's refusal is one clean error line.
+    const refused = await admin(["create", "--config", config, "--replication", "2"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error: Cannot create topic .*INVALID_REPLICATION_FACTOR/);
+    assertClean(refused);
+    assert.equal(await kcatPartitions(topic), 0);
+  } finally {
+    await admin(["delete", "--config", config, "--name", other, "--if-exists"]);
+    await cleanup(config);
+  }
+});
+
+Deno.test("admin reset empties the topic with the configured layout and keeps the DLQ", async () => {
+  const { config, topic } = await setup();
+  const dlq = `${topic}.dlq`;
+  try {
+    const created = await admin(["create", "--config", config, "--partitions", "1", "--with-dlq"]);
+    assert.equal(created.code, 0, created.stderr);
+    await kcat(["-P", "-t", topic], "1\n2\n3\n4\n5\n");
+    await kcat(["-P", "-t", dlq], "bad\n");
+    assert.equal(await kcatHighWatermark(topic), 5);
+
+    const reset = await admin(["reset", "--config", config]);
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.match(reset.stderr, /waiting until the broker has removed it/);
+    assert.match(reset.stderr, /database was not touched/);
+    assert.match(reset.stderr, new RegExp(`dead-letter topic "${dlq}" kept`));
+    assertClean(reset);
+    assert.equal(await kcatPartitions(topic), 3);
+    assert.equal(await kcatHighWatermark(topic), 0);
+    assert.equal(await kcatHighWatermark(dlq), 1);
+
+    const withDlq = await admin(["reset", "--config", config, "--with-dlq"]);
+    assert.equal(withDlq.code, 0, withDlq.stderr);
+    assert.equal(await kcatHighWatermark(dlq), 0);
+    assert.equal(await kcatPartitions(dlq), 1, "the dead-letter topic keeps its own layout");
+
+    // A layout the cluster cannot hold is refused before anything is deleted.
+    await kcat(["-P", "-t", topic], "kept\n");
+    const refused = await admin(["reset", "--config", config, "--replication", "2"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error: Cannot reset topic .*the cluster has 1\n/);
+    assert.equal(await kcatHighWatermark(topic), 1);
+
+    // A missing topic is simply created.
+    await admin(["delete", "--config", config]);
+    const fromNothing = await admin(["reset", "--config", config]);
+    assert.equal(fromNothing.code, 0, fromNothing.stderr);
+    assert.match(fromNothing.stderr, /did not exist/);
+    assert.equal(await kcatPartitions(topic), 3);
+  } finally {
+    await cleanup(config);
+  }
+});
+
+Deno.test("admin describe shows the group's committed offsets, lag and totals", async () => {
+  const { config, topic } = await setup();
+  const group = `${topic}_readers`;
+  try {
+    assert.equal((await admin(["create", "--config", config, "--partitions", "2"])).code, 0);
+    await kcat(["-P", "-t", topic, "-p", "0"], "a\nb\nc\nd\n");
+    await kcat(["-P", "-t", topic, "-p", "1"], "e\nf\n");
+    const settings = (await loadConfig(config)).kafka;
+    const client = await connectAdmin(settings);
+    try {
+      await client.setOffsets({
+        groupId: group,
+        topic,
+        partitions: [{ partition: 0, offset: "1" }],
+      });
+    } finally {
+      await client.disconnect();
+    }
+    const result = await admin(["describe", "--config", config, "--group", group]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`^group: ${group} `, "m"));
+    assert.match(result.stdout, /^0 +1 +1 +1 +0 +4 +4 +1 +3$/m);
+    assert.match(result.stdout, /^1 +1 +1 +1 +0 +2 +2 +- +-$/m);
+    assert.match(result.stdout, /^total +6 +3$/m);
+    assertClean(result);
+  } finally {
+    await cleanup(config);
+  }
+});
+
+Deno.test("admin with an unreachable broker prints one line and exits 2 quickly", async () => {
+  const config = await writeTestConfig({ "kafka.brokers": ["127.0.0.1:1"] });
+  const started = performance.now();
+  const result = await admin(["list", "--config", config]);
+  const seconds = (performance.now() - started) / 1000;
+  assert.equal(result.code, 2, result.stderr);
+  const lines = result.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, result.stderr);
+  assert.match(lines[0], /^error: Cannot reach Kafka at 127\.0\.0\.1:1: .*check kafka\.brokers/);
+  assert.equal(result.stdout, "");
+  assert.ok(seconds < 15, `took ${seconds.toFixed(1)} s`);
+});
