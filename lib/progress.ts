@@ -1,0 +1,108 @@
+/** Progress on stderr: a redrawn bar on a terminal, a plain line every few seconds otherwise. */
+
+const encoder = new TextEncoder();
+
+/** Counters shown by a progress report. */
+export interface ProgressState {
+  lines: number;
+  bytes: number;
+  sent: number;
+  skipped: number;
+}
+
+/** Formats a count with thousands separators. */
+export function formatCount(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+/** Formats a byte count as B, KB, MB or GB (powers of 1000). */
+export function formatBytes(n: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  if (s < 60) return `${Math.ceil(s)}s`;
+  const m = Math.floor(s / 60);
+  return m < 60
+    ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+/** Throttled progress reporter; `update` is cheap enough to call for every line. */
+export class Progress {
+  readonly #totalBytes: number | undefined;
+  readonly #terminal: boolean;
+  readonly #intervalMs: number;
+  readonly #started = performance.now();
+  readonly #write: (text: string) => void;
+  #last = 0;
+  #drawn = false;
+
+  constructor(options: {
+    /** Size of the input, for percentage and ETA; undefined when unknown (a pipe). */
+    totalBytes?: number;
+    terminal?: boolean;
+    intervalMs?: number;
+    write?: (text: string) => void;
+  } = {}) {
+    this.#totalBytes = options.totalBytes;
+    this.#terminal = options.terminal ?? Deno.stderr.isTerminal();
+    this.#intervalMs = options.intervalMs ?? (this.#terminal ? 200 : 5000);
+    this.#write = options.write ?? ((text) => Deno.stderr.writeSync(encoder.encode(text)));
+    this.#last = this.#started;
+  }
+
+  /** Redraws if the interval has passed. */
+  update(state: ProgressState): void {
+    const now = performance.now();
+    if (now - this.#last < this.#intervalMs) return;
+    this.#last = now;
+    this.#render(state, now);
+  }
+
+  /** Clears the bar (on a terminal) so that the summary starts on a clean line. */
+  finish(): void {
+    if (this.#terminal && this.#drawn) this.#write("\r\x1b[K");
+    this.#drawn = false;
+  }
+
+  /** Writes a message line without garbling the bar. */
+  message(line: string): void {
+    this.finish();
+    this.#write(line + "\n");
+  }
+
+  #render(state: ProgressState, now: number): void {
+    const seconds = (now - this.#started) / 1000;
+    const rate = seconds > 0 ? state.sent / seconds : 0;
+    const byteRate = seconds > 0 ? state.bytes / seconds : 0;
+    const total = this.#totalBytes;
+    const fraction = total ? Math.min(state.bytes / total, 1) : undefined;
+    const eta = total && byteRate > 0 ? formatSeconds((total - state.bytes) / byteRate) : "?";
+    const counts = `${formatCount(state.lines)} lines, ${formatBytes(state.bytes)}${
+      total ? ` of ${formatBytes(total)}` : ""
+    }, ${formatCount(state.sent)} sent, ${formatCount(state.skipped)} skipped, ${
+      formatCount(rate)
+    } msg/s`;
+    if (this.#terminal) {
+      const width = 24;
+      const bar = fraction === undefined
+        ? ""
+        : `[${"#".repeat(Math.round(fraction * width)).padEnd(width, ".")}] ${
+          (fraction * 100).toFixed(0).padStart(3)
+        }% `;
+      this.#write(`\r\x1b[K${bar}${counts}${total ? `, ETA ${eta}` : ""}`);
+      this.#drawn = true;
+    } else {
+      const pct = fraction === undefined ? "" : ` (${(fraction * 100).toFixed(1)}%)`;
+      this.#write(`progress: ${counts}${pct}${total ? `, ETA ${eta}` : ""}\n`);
+    }
+  }
+}
