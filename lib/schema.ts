@@ -1,0 +1,146 @@
+/**
+ * Table definitions (drizzle-orm, mysql-core) with the user guide's table and column names.
+ * drizzle-kit reads this file to generate the SQL migrations in migrations/.
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  customType,
+  datetime,
+  decimal,
+  double,
+  foreignKey,
+  index,
+  int,
+  mysqlTable,
+  primaryKey,
+  varchar,
+} from "drizzle-orm/mysql-core";
+
+/** Longest identifier (event_id, order_id, customer_customer_id) a column holds. */
+export const ID_LENGTH = 64;
+
+/** Longest value of the short descriptive columns (country, device, channel, category). */
+export const LABEL_LENGTH = 64;
+
+/**
+ * Identifiers compare byte for byte (utf8mb4_bin): "A1" and "a1" are two events, exactly as
+ * the consumer's in-memory deduplication sees them. Set on the column so that a database
+ * created by hand with another default collation behaves the same.
+ */
+const id = customType<{ data: string; driverData: string }>({
+  dataType: () => `varchar(${ID_LENGTH}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+});
+
+/** The original message, stored as received (not re-serialised). */
+const jsonText = customType<{ data: string; driverData: string }>({
+  dataType: () => "json",
+});
+
+const money = (name: string) =>
+  decimal(name, { precision: 12, scale: 2, mode: "string" }).notNull().default("0.00");
+
+/** DATETIME(3) read and written as UTC `Date`s. */
+const utc = (name: string) => datetime(name, { fsp: 3, mode: "date" });
+
+const now3 = sql`CURRENT_TIMESTAMP(3)`;
+
+/** One row per customer; upserted from the latest event that names it. */
+export const customers = mysqlTable("table_customers", {
+  customer_customer_id: id("customer_customer_id").primaryKey(),
+  customer_country: varchar("customer_country", { length: LABEL_LENGTH }).notNull().default(
+    "unknown",
+  ),
+  updated_at: utc("updated_at").notNull().default(now3),
+});
+
+/** One row per order; upserted from the latest event that names it. */
+export const orders = mysqlTable("table_orders", {
+  order_id: id("order_id").primaryKey(),
+  customer_customer_id: id("customer_customer_id").notNull(),
+  order_device: varchar("order_device", { length: LABEL_LENGTH }).notNull().default("unknown"),
+  order_channel: varchar("order_channel", { length: LABEL_LENGTH }).notNull().default("unknown"),
+  order_main_category: varchar("order_main_category", { length: LABEL_LENGTH }).notNull().default(
+    "unknown",
+  ),
+  order_n_items: int("order_n_items").notNull().default(0),
+  order_basket_value: money("order_basket_value"),
+  order_shipping_fee: money("order_shipping_fee"),
+  order_discount: money("order_discount"),
+  order_order_total: money("order_order_total"),
+  order_is_returned: boolean("order_is_returned").notNull().default(false),
+  updated_at: utc("updated_at").notNull().default(now3),
+}, (t) => [
+  foreignKey({
+    name: "fk_orders_customer",
+    columns: [t.customer_customer_id],
+    foreignColumns: [customers.customer_customer_id],
+  }),
+  index("ix_orders_customer").on(t.customer_customer_id),
+]);
+
+/** One row per event_id: the event's keys, its original JSON and where it was read from. */
+export const events = mysqlTable("table_events", {
+  event_id: id("event_id").primaryKey(),
+  event_time: utc("event_time").notNull(),
+  order_id: id("order_id").notNull(),
+  customer_customer_id: id("customer_customer_id").notNull(),
+  payload: jsonText("payload").notNull(),
+  source_topic: varchar("source_topic", { length: 249 }),
+  source_partition: int("source_partition"),
+  source_offset: bigint("source_offset", { mode: "bigint" }),
+  ingested_at: utc("ingested_at").notNull().default(now3),
+}, (t) => [
+  foreignKey({ name: "fk_events_order", columns: [t.order_id], foreignColumns: [orders.order_id] }),
+  foreignKey({
+    name: "fk_events_customer",
+    columns: [t.customer_customer_id],
+    foreignColumns: [customers.customer_customer_id],
+  }),
+  index("ix_events_order").on(t.order_id),
+  index("ix_events_customer").on(t.customer_customer_id),
+  index("ix_events_time").on(t.event_time),
+]);
+
+/** One score per event; `ORDER BY event_id DESC LIMIT 10` reads the primary key backwards. */
+export const predictions = mysqlTable("table_predictions", {
+  event_id: id("event_id").primaryKey(),
+  order_id: id("order_id").notNull(),
+  customer_customer_id: id("customer_customer_id").notNull(),
+  return_proba: double("return_proba").notNull(),
+  model_version: varchar("model_version", { length: 128 }).notNull(),
+  predicted_at: utc("predicted_at").notNull().default(now3),
+}, (t) => [
+  foreignKey({
+    name: "fk_predictions_event",
+    columns: [t.event_id],
+    foreignColumns: [events.event_id],
+  }),
+  foreignKey({
+    name: "fk_predictions_order",
+    columns: [t.order_id],
+    foreignColumns: [orders.order_id],
+  }),
+  foreignKey({
+    name: "fk_predictions_customer",
+    columns: [t.customer_customer_id],
+    foreignColumns: [customers.customer_customer_id],
+  }),
+  index("ix_predictions_order").on(t.order_id),
+  index("ix_predictions_customer").on(t.customer_customer_id),
+]);
+
+/**
+ * The next Kafka offset to read per consumer group and partition, written in the same
+ * transaction as the rows it covers: after a crash the stored value says exactly what is in.
+ */
+export const pipelineOffsets = mysqlTable("pipeline_offsets", {
+  consumer_group: varchar("consumer_group", { length: 255 }).notNull(),
+  topic: varchar("topic", { length: 249 }).notNull(),
+  partition_id: int("partition_id").notNull(),
+  next_offset: bigint("next_offset", { mode: "bigint" }).notNull(),
+  updated_at: utc("updated_at").notNull().default(now3),
+}, (t) => [
+  primaryKey({ name: "pk_pipeline_offsets", columns: [t.consumer_group, t.topic, t.partition_id] }),
+]);

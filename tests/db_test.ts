@@ -1,0 +1,405 @@
+import assert from "assert";
+import { loadConfig, type PipelineConfig } from "../lib/config.ts";
+import { UserError } from "../lib/cli.ts";
+import {
+  applyMigrations,
+  type Database,
+  isTransientError,
+  MIGRATIONS_FOLDER,
+  migrationStatus,
+  openDatabase,
+  parseDatabaseUrl,
+  withRetry,
+} from "../lib/db.ts";
+import { ingestBatch } from "../lib/ingest.ts";
+import type { ValidEvent } from "../lib/validate.ts";
+import { dropDatabase, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
+import { ensureServices } from "./_services.ts";
+
+/** A config of its own database; `run` gets it open and the database is dropped after. */
+async function withDatabase(
+  run: (db: Database, config: PipelineConfig, name: string) => Promise<void>,
+  options: { migrate?: boolean } = {},
+): Promise<void> {
+  await ensureServices();
+  const name = uniqueName("dbtest");
+  const config = await loadConfig(await writeTestConfig({ database: name }));
+  const db = await openDatabase(config, { migrate: options.migrate });
+  try {
+    await run(db, config, name);
+  } finally {
+    await db.close();
+    await dropDatabase(name);
+  }
+}
+
+async function rows<T = Record<string, unknown>>(
+  db: Database,
+  query: string,
+  params: unknown[] = [],
+) {
+  const [result] = await db.pool.query(query, params);
+  return result as T[];
+}
+
+function event(id: string, overrides: Record<string, ValidEvent[string]> = {}): ValidEvent {
+  return {
+    event_id: id,
+    event_time: new Date("2026-02-02T10:00:00.123Z"),
+    order_id: `o-${id}`,
+    customer_customer_id: `c-${id}`,
+    customer_country: "FR",
+    order_device: "mobile",
+    order_channel: "web",
+    order_main_category: "fashion",
+    order_n_items: 3,
+    order_basket_value: 120.0,
+    order_shipping_fee: 5.0,
+    order_discount: 10.0,
+    order_order_total: 115.0,
+    order_is_returned: false,
+    ...overrides,
+  };
+}
+
+function batchOf(events: ValidEvent[], probability = 0.25) {
+  return {
+    events,
+    payloads: events.map((e) => JSON.stringify(e)),
+    probabilities: new Float64Array(events.length).fill(probability),
+    modelVersion: "sha256:test",
+    offsets: [],
+    consumerGroup: "g",
+    duplicates: "skip" as const,
+  };
+}
+
+Deno.test("parseDatabaseUrl() reads mysql:// and mariadb:// URLs and masks the password", () => {
+  const target = parseDatabaseUrl("mariadb://app:s%40cret@db.example:3307/shop");
+  assert.deepEqual(
+    { ...target },
+    {
+      host: "db.example",
+      port: 3307,
+      user: "app",
+      password: "s@cret",
+      database: "shop",
+      display: "mariadb://app:****@db.example:3307/shop",
+    },
+  );
+  assert.equal(parseDatabaseUrl("mysql://127.0.0.1/x").port, 3306);
+  assert.equal(parseDatabaseUrl("mysql://127.0.0.1/x").user, "root");
+});
+
+Deno.test("parseDatabaseUrl() rejects a bad database name, query parameters and other schemes", () => {
+  for (
+    const url of [
+      "mysql://u:pw@h/bad`name",
+      "mysql://u:pw@h/db?ssl=true",
+      "postgres://u:pw@h/db",
+      "mysql://u:pw@h/",
+    ]
+  ) {
+    assert.throws(() => parseDatabaseUrl(url), (error: Error) => {
+      assert.ok(error instanceof UserError, url);
+      assert.equal(error.exitCode, 2);
+      assert.ok(!error.message.includes("pw@"), `password shown: ${error.message}`);
+      return true;
+    });
+  }
+});
+
+Deno.test("isTransientError() retries deadlocks, lock waits and lost connections only", () => {
+  const transient = [
+    { errno: 1213, code: "ER_LOCK_DEADLOCK" },
+    { errno: 1205, code: "ER_LOCK_WAIT_TIMEOUT" },
+    { errno: 1053, code: "ER_SERVER_SHUTDOWN" },
+    { errno: 2013 },
+    { errno: 2006 },
+    { code: "ECONNREFUSED" },
+    { code: "PROTOCOL_CONNECTION_LOST", fatal: true },
+    { fatal: true, message: "Can't add new command when connection is in closed state" },
+    new Error("Cannot ingest batch", { cause: { errno: 1213 } }),
+  ];
+  for (const error of transient) assert.ok(isTransientError(error), JSON.stringify(error));
+  const permanent = [
+    { errno: 1452, code: "ER_NO_REFERENCED_ROW_2" },
+    { errno: 1062, code: "ER_DUP_ENTRY" },
+    { errno: 1406, code: "ER_DATA_TOO_LONG" },
+    { errno: 1045, code: "ER_ACCESS_DENIED_ERROR", fatal: true },
+    new Error("plain"),
+    undefined,
+  ];
+  for (const error of permanent) assert.ok(!isTransientError(error), JSON.stringify(error));
+});
+
+Deno.test("withRetry() retries a transient failure with backoff and gives up after its time", async () => {
+  const policy = { retryForMs: 200, initialDelayMs: 5, maxDelayMs: 20 };
+  let calls = 0;
+  const value = await withRetry(policy, () => {
+    calls++;
+    if (calls < 3) return Promise.reject({ errno: 1213 });
+    return Promise.resolve("done");
+  });
+  assert.equal(value, "done");
+  assert.equal(calls, 3);
+
+  calls = 0;
+  await assert.rejects(
+    withRetry(policy, () => {
+      calls++;
+      return Promise.reject({ code: "ECONNREFUSED" });
+    }),
+    (error: { code: string }) => error.code === "ECONNREFUSED",
+  );
+  assert.ok(calls > 3, `only ${calls} attempts`);
+
+  calls = 0;
+  await assert.rejects(withRetry(policy, () => {
+    calls++;
+    return Promise.reject({ errno: 1452 });
+  }));
+  assert.equal(calls, 1, "a foreign-key error is not retried");
+});
+
+Deno.test("openDatabase() creates the database, and migrations run twice are idempotent", async () => {
+  await withDatabase(async (db, _config, name) => {
+    const [schema] = await rows<{ cs: string }>(
+      db,
+      "SELECT default_character_set_name AS cs FROM information_schema.schemata WHERE schema_name = ?",
+      [name],
+    );
+    assert.equal(schema.cs, "utf8mb4");
+    const tables = (await rows<{ t: string }>(
+      db,
+      "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
+      [name],
+    )).map((r) => r.t).sort();
+    assert.deepEqual(tables, [
+      "__drizzle_migrations",
+      "pipeline_offsets",
+      "table_customers",
+      "table_events",
+      "table_orders",
+      "table_predictions",
+    ]);
+    assert.deepEqual(await applyMigrations(db), [], "second run applies nothing");
+    const status = await migrationStatus(db);
+    assert.ok(status.length >= 1 && status.every((m) => m.applied));
+    assert.equal((await rows(db, "SELECT * FROM __drizzle_migrations")).length, status.length);
+  });
+});
+
+Deno.test("openDatabase() resumes a migration interrupted half-way", async () => {
+  await withDatabase(async (db) => {
+    // Replay what an interrupted first run leaves: some tables, some foreign keys, no record.
+    const statements = Deno.readTextFileSync(`${MIGRATIONS_FOLDER}/0000_init.sql`)
+      .split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean);
+    const half = statements.findIndex((s) => s.startsWith("CREATE INDEX")) - 2;
+    assert.ok(half > 5, "the migration creates tables, then foreign keys, then indexes");
+    for (const statement of statements.slice(0, half)) await db.pool.query(statement);
+
+    assert.deepEqual(await applyMigrations(db), ["0000_init"]);
+    const fks = await rows<{ name: string }>(
+      db,
+      "SELECT constraint_name AS name FROM information_schema.referential_constraints " +
+        "WHERE constraint_schema = DATABASE() ORDER BY 1",
+    );
+    assert.deepEqual(fks.map((r) => r.name), [
+      "fk_events_customer",
+      "fk_events_order",
+      "fk_orders_customer",
+      "fk_predictions_customer",
+      "fk_predictions_event",
+      "fk_predictions_order",
+    ]);
+    const indexes = await rows<{ name: string }>(
+      db,
+      "SELECT DISTINCT index_name AS name FROM information_schema.statistics " +
+        "WHERE table_schema = DATABASE() AND index_name LIKE 'ix\\_%' ORDER BY 1",
+    );
+    assert.equal(indexes.length, 6);
+    assert.deepEqual(await applyMigrations(db), []);
+  }, { migrate: false });
+});
+
+Deno.test("a prediction for an unknown event is refused by a foreign key", async () => {
+  await withDatabase(async (db) => {
+    await ingestBatch(db, batchOf([event("e1")]));
+    await assert.rejects(
+      db.pool.query(
+        "INSERT INTO table_predictions (event_id, order_id, customer_customer_id, return_proba, " +
+          "model_version) VALUES ('nope', 'o-e1', 'c-e1', 0.5, 'v')",
+      ),
+      (error: { code: string }) => error.code === "ER_NO_REFERENCED_ROW_2",
+    );
+    await assert.rejects(
+      db.pool.query(
+        "INSERT INTO table_orders (order_id, customer_customer_id) VALUES ('o-x', 'unknown-customer')",
+      ),
+      (error: { code: string }) => error.code === "ER_NO_REFERENCED_ROW_2",
+    );
+  });
+});
+
+Deno.test("the guide's SQL checks run verbatim and return what they promise", async () => {
+  await withDatabase(async (db) => {
+    const ids = Array.from({ length: 25 }, (_, i) => `evt-${String(i).padStart(3, "0")}`);
+    // Two events share one customer: 25 events, 25 orders, 24 customers.
+    const events = ids.map((id, i) =>
+      event(id, i === 1 ? { customer_customer_id: "c-evt-000" } : {})
+    );
+    await ingestBatch(db, batchOf(events, 0.4));
+
+    const counts: Record<string, number> = {};
+    for (const table of ["table_customers", "table_orders", "table_events", "table_predictions"]) {
+      const [row] = await rows(db, `SELECT COUNT(*) FROM ${table};`);
+      counts[table] = Number(Object.values(row)[0]);
+    }
+    assert.deepEqual(counts, {
+      table_customers: 24,
+      table_orders: 25,
+      table_events: 25,
+      table_predictions: 25,
+    });
+
+    const latest = `SELECT event_id, order_id, customer_customer_id, return_proba
+FROM table_predictions
+ORDER BY event_id DESC
+LIMIT 10;`;
+    const found = await rows(db, latest);
+    assert.deepEqual(
+      found.map((r) => r.event_id),
+      ids.slice(-10).reverse(),
+    );
+    assert.deepEqual(Object.keys(found[0]), [
+      "event_id",
+      "order_id",
+      "customer_customer_id",
+      "return_proba",
+    ]);
+    assert.equal(found[0].order_id, "o-evt-024");
+    assert.equal(found[0].return_proba, 0.4);
+    // Served by the primary key read backwards, not by sorting the table.
+    const [plan] = await rows<{ key: string; Extra: string }>(db, `EXPLAIN ${latest}`);
+    assert.equal(plan.key, "PRIMARY");
+    assert.ok(!/filesort/i.test(plan.Extra ?? ""), plan.Extra);
+  });
+});
+
+Deno.test("money is stored as exact DECIMAL(12,2)", async () => {
+  await withDatabase(async (db) => {
+    const events = Array.from({ length: 1000 }, (_, i) =>
+      event(`m${i}`, {
+        order_basket_value: 0.1,
+        order_shipping_fee: 0.2,
+        order_discount: 19.99,
+        order_order_total: i === 0 ? 9999999999.99 : 1.005,
+      }));
+    await ingestBatch(db, batchOf(events));
+    const [sum] = await rows(
+      db,
+      "SELECT SUM(order_basket_value) AS basket, SUM(order_shipping_fee) AS shipping, " +
+        "SUM(order_discount) AS discount FROM table_orders",
+    );
+    // As floats, 1000 × 0.1 is 99.9999999999986; DECIMAL keeps cents exact.
+    assert.deepEqual({ ...sum }, { basket: "100.00", shipping: "200.00", discount: "19990.00" });
+    const [one] = await db.drizzle.query.orders.findMany({
+      where: (o, { eq }) => eq(o.order_id, "o-m1"),
+    });
+    assert.equal(one.order_order_total, "1.01", "the decimal text 1.005 rounds half up");
+    assert.equal(one.order_discount, "19.99");
+    const [big] = await rows(
+      db,
+      "SELECT order_order_total AS t FROM table_orders WHERE order_id = 'o-m0'",
+    );
+    assert.equal(big.t, "9999999999.99");
+  });
+});
+
+Deno.test("times are stored in UTC and read back as the same instant", async () => {
+  await withDatabase(async (db) => {
+    const at = new Date("2026-03-29T01:30:00.123Z"); // inside a European DST change
+    await ingestBatch(db, batchOf([event("t1", { event_time: at })]));
+    const [text] = await rows(
+      db,
+      "SELECT CAST(event_time AS CHAR) AS t, @@session.time_zone AS tz, " +
+        "TIMESTAMPDIFF(SECOND, ingested_at, UTC_TIMESTAMP()) AS age FROM table_events",
+    );
+    assert.equal(text.t, "2026-03-29 01:30:00.123");
+    assert.equal(text.tz, "+00:00");
+    assert.ok(Math.abs(Number(text.age)) < 60, `ingested_at is ${text.age} s off UTC`);
+    const [read] = await db.drizzle.query.events.findMany();
+    assert.equal(read.event_time.toISOString(), at.toISOString());
+  });
+});
+
+Deno.test("deno task migrate applies, reports up to date, and --status lists migrations", async () => {
+  await ensureServices();
+  const name = uniqueName("dbtest");
+  // One pooled connection is enough to migrate (the migration lock has its own).
+  const config = await writeTestConfig({ database: name, "database.pool_size": 1 });
+  try {
+    const first = await runEntry("migrate.ts", ["--config", config]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^applied\t0000_init$/m);
+    assert.match(first.stderr, new RegExp(`database mysql://root@127\\.0\\.0\\.1:3306/${name}`));
+    const second = await runEntry("migrate.ts", ["--config", config]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.stdout, "");
+    assert.match(second.stderr, /up to date/);
+    const status = await runEntry("migrate.ts", ["--config", config, "--status"]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^applied\t0000_init\t[0-9a-f]{12}$/m);
+    const bad = await runEntry("migrate.ts", ["--config", config, "--bogus"]);
+    assert.equal(bad.code, 2);
+  } finally {
+    await dropDatabase(name);
+  }
+});
+
+Deno.test("deno task migrate names the masked URL when the database does not answer", async () => {
+  const config = await writeTestConfig({
+    database: "unreachable",
+    "database.url": "mysql://app:topsecret@127.0.0.1:1/unreachable",
+  });
+  const result = await runEntry("migrate.ts", ["--config", config]);
+  assert.equal(result.code, 2);
+  assert.match(
+    result.stderr,
+    /^error: Cannot connect to database "mysql:\/\/app:\*\*\*\*@127\.0\.0\.1:1\/unreachable": nothing listens on 127\.0\.0\.1:1/m,
+  );
+  assert.match(result.stderr, /^hint: start MySQL\/MariaDB/m);
+  assert.ok(!result.stderr.includes("topsecret"));
+  assert.ok(!/\n\s+at /.test(result.stderr), "no stack trace");
+});
+
+Deno.test("openDatabase() says clearly when the password is wrong", async () => {
+  await ensureServices();
+  const base = await loadConfig(await writeTestConfig({ database: "never_created" }));
+  const url = new URL(base.database.url);
+  url.password = "wrong-password";
+  const config = { ...base, database: { ...base.database, url: url.toString() } };
+  await assert.rejects(openDatabase(config), (error: Error) => {
+    assert.ok(error instanceof UserError);
+    assert.equal(error.exitCode, 2);
+    assert.match(error.message, /access denied for user "root"/);
+    assert.match(error.message, /:\*\*\*\*@/);
+    assert.ok(!error.message.includes("wrong-password"));
+    assert.match(error.hint ?? "", /user and password/);
+    return true;
+  });
+});
+
+Deno.test("openDatabase() refuses a config allowing ids longer than their column", async () => {
+  const base = await loadConfig(
+    await writeTestConfig({
+      database: "never_created",
+      "events.fields.order_id.max_length": 100,
+    }),
+  );
+  await assert.rejects(
+    openDatabase(base),
+    /events\.fields\.order_id\.max_length must be at most 64/,
+  );
+});
