@@ -11,7 +11,8 @@ const common =
 const exitCodes = `EXIT CODES:
   0  done (also: --if-not-exists / --if-exists found nothing to do)
   1  the broker refused: topic already exists (create), topic missing (delete, describe),
-     timeout while the broker removes or recreates a topic
+     timeout while the broker removes or recreates a topic; or the topic was deleted but
+     the database was unreachable, so its stored offsets are still there (see the warning)
   2  usage or config error, or Kafka unreachable`;
 
 const help: Record<string, string> = {
@@ -25,7 +26,7 @@ COMMANDS:
   describe   partitions, leaders, replicas, watermarks, consumer group offsets and lag
   create     create the topic with the configured partitions and replication
   delete     delete the topic
-  reset      delete the topic, wait until it is gone, recreate it empty (database untouched)
+  reset      delete the topic, wait until it is gone, recreate it empty
 
 OPTIONS:
 ${common}
@@ -69,7 +70,9 @@ OPTIONS:
 ${common}
 
 ${exitCodes}`,
-  delete: `Deletes the topic (its messages are lost; the database is not touched).
+  delete: `Deletes the topic (its messages are lost). Stored events and predictions are kept;
+the consumed offsets stored for the topic in the database are forgotten, as Kafka forgets
+its committed offsets.
 
 USAGE:
   deno task admin delete [OPTIONS]
@@ -83,8 +86,9 @@ ${common}
 ${exitCodes}`,
   reset: `Empties the topic in one step: deletes it, waits until the broker has removed it,
 recreates it with the configured partitions and replication and waits for leaders.
-A missing topic is simply created. The database is NOT touched: stored events, predictions
-and consumed offsets are kept.
+A missing topic is simply created. Stored events and predictions are kept (re-sent events
+are skipped as duplicates); the consumed offsets stored for the topic in the database are
+forgotten, as Kafka forgets its committed offsets.
 
 USAGE:
   deno task admin reset [OPTIONS]

@@ -44,7 +44,7 @@ export function expectedOf(spec: Spec): string {
     case "boolean":
       return "true or false";
     case "list":
-      return "a list";
+      return `a list of ${expectedOf(spec.of).replace(/^an? /, "").replace(/^(\w+)/, "$1s")}`;
     case "object":
     case "map":
       return "a mapping";

@@ -1,7 +1,10 @@
 /** Use cases of `deno task admin`: list, describe, create, delete and reset topics. */
 import type { PipelineConfig } from "./config.ts";
 import { ExitCode, UserError } from "./cli.ts";
-import { log, out } from "./log.ts";
+import { log, out, warn } from "./log.ts";
+import { describeError, errorNumber, openDatabase } from "./db.ts";
+import { forgetStoredOffsets } from "./ingest.ts";
+import { maskUrl } from "./config.ts";
 import {
   type Admin,
   brokerError,
@@ -192,16 +195,48 @@ async function deleteTopics(
   config: PipelineConfig,
   request: Extract<AdminRequest, { command: "delete" }>,
 ): Promise<number> {
+  let code: number = ExitCode.ok;
   for (const topic of targets(config, request)) {
     if (await deleteTopic(admin, topic, defaultWaitMs)) {
       log(`deleted topic "${topic}"`);
+      if (topic === request.topic && !(await forgetOffsets(config, topic))) {
+        code = ExitCode.failure;
+      }
     } else if (request.ifExists) {
       log(`topic "${topic}" does not exist; nothing to do`);
     } else {
       throw missingTopic("delete", topic, config, "pass --if-exists to accept a missing topic");
     }
   }
-  return ExitCode.ok;
+  return code;
+}
+
+/**
+ * Kafka drops committed offsets with a deleted topic; the offsets the consumer stores in the
+ * database must go too, or a re-created topic's first messages would look already applied.
+ * Returns false (after a warning saying what to do) when the database cannot be reached.
+ */
+async function forgetOffsets(config: PipelineConfig, topic: string): Promise<boolean> {
+  try {
+    const db = await openDatabase(config, { migrate: false, connectTimeoutMs: 5000 });
+    try {
+      const count = await forgetStoredOffsets(db, topic);
+      log(`forgot ${count} consumed offset(s) stored for "${topic}" in ${db.target.display}`);
+    } finally {
+      await db.close();
+    }
+    return true;
+  } catch (error) {
+    // No table yet: nothing was ever consumed into this database.
+    if (errorNumber(error) === 1146) return true;
+    const reason = error instanceof UserError ? error.message : describeError(error);
+    warn(
+      `the consumed offsets stored for "${topic}" in ${maskUrl(config.database.url)} were not ` +
+        `forgotten (${reason}); before consuming again run: DELETE FROM pipeline_offsets WHERE ` +
+        `topic = '${topic}';`,
+    );
+    return false;
+  }
 }
 
 async function resetTopics(
@@ -210,6 +245,7 @@ async function resetTopics(
   request: Extract<AdminRequest, { command: "reset" }>,
 ): Promise<number> {
   const started = performance.now();
+  let code: number = ExitCode.ok;
   // Deleting first and failing to recreate would leave no topic at all: check what can fail.
   const brokers = (await admin.describeCluster()).brokers.length;
   if (request.replicationFactor > brokers) {
@@ -230,6 +266,9 @@ async function resetTopics(
     if (await deleteTopic(admin, topic, request.timeoutMs)) {
       log(`deleted topic "${topic}"; waiting until the broker has removed it`);
       await waitTopicGone(admin, topic, request.timeoutMs);
+      if (topic === request.topic && !(await forgetOffsets(config, topic))) {
+        code = ExitCode.failure;
+      }
     } else {
       log(`topic "${topic}" did not exist`);
     }
@@ -251,11 +290,10 @@ async function resetTopics(
     );
   }
   log(
-    "note: the database was not touched: table_events, table_predictions and the offsets " +
-      `stored in pipeline_offsets for "${request.topic}" are kept. Events re-sent with known ` +
-      "event_ids are skipped as duplicates: use new event_ids or empty the database.",
+    "note: the stored events and predictions were kept: events re-sent with known event_ids " +
+      "are skipped as duplicates (use new event_ids or empty the tables).",
   );
-  return ExitCode.ok;
+  return code;
 }
 
 /** Throws the broker's refusal to create a topic as a one-line error (exit 1) with a hint. */

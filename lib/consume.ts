@@ -291,8 +291,8 @@ class ConsumerRun {
       this.staleStored.set(mark.partition, next);
       warn(
         `Ignoring stored offset ${next} of partition ${mark.partition}: the partition ends at ` +
-          `${mark.high}, so "${topic}" was re-created since (delete its rows from pipeline_offsets ` +
-          "when you reset a topic)",
+          `${mark.high}, so "${topic}" was re-created without \`deno task admin reset\`, which ` +
+          "also forgets the stored offsets",
       );
     }
   }

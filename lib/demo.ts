@@ -8,6 +8,7 @@ import { maskUrl, type PipelineConfig } from "./config.ts";
 import { log, out } from "./log.ts";
 import { servicesDown, servicesStatus, servicesUp } from "./services.ts";
 import { openDatabase } from "./db.ts";
+import { forgetStoredOffsets } from "./ingest.ts";
 import { writeEventsFile } from "./generate.ts";
 import { connectAdmin, deleteTopic, recreateTopic, waitTopicGone } from "./kafka.ts";
 import { produceFile, summarize } from "./produce.ts";
@@ -64,11 +65,8 @@ export async function runDemo(config: PipelineConfig, options: DemoOptions = {})
       );
     }
     // The topic is reset below: offsets stored for the old one would mark new messages as applied.
-    await db.pool.query(
-      "DELETE FROM pipeline_offsets WHERE consumer_group = ? AND topic = ?",
-      [group, topic],
-    );
-    step(`cleared the offsets stored for group "${group}" on "${topic}"`);
+    const forgotten = await forgetStoredOffsets(db, topic);
+    step(`forgot ${forgotten} consumed offset(s) stored for "${topic}"`);
   } finally {
     await db.close();
   }

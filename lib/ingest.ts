@@ -263,6 +263,17 @@ export async function storedOffsets(
   return new Map(rows.map((row) => [row.partition, String(row.next)]));
 }
 
+/**
+ * Forgets the offsets stored for `topic` by every consumer group, as Kafka forgets its
+ * committed offsets when a topic is deleted; returns how many partitions were forgotten.
+ */
+export async function forgetStoredOffsets(db: Database, topic: string): Promise<number> {
+  const [result] = await db.drizzle.delete(pipelineOffsets).where(
+    eq(pipelineOffsets.topic, topic),
+  );
+  return result.affectedRows;
+}
+
 type Table = typeof customers | typeof orders | typeof predictions | typeof events;
 
 async function upsert<T extends Table>(tx: Tx, table: T, rows: T["$inferInsert"][]) {

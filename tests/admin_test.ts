@@ -1,7 +1,15 @@
 import assert from "assert";
 import { loadConfig } from "../lib/config.ts";
 import { connectAdmin } from "../lib/kafka.ts";
-import { type EntryResult, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
+import { openDatabase } from "../lib/db.ts";
+import { storedOffsets } from "../lib/ingest.ts";
+import {
+  dropDatabase,
+  type EntryResult,
+  runEntry,
+  uniqueName,
+  writeTestConfig,
+} from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
 
 const broker = "127.0.0.1:9092";
@@ -57,6 +65,8 @@ async function setup(): Promise<{ config: string; topic: string }> {
 async function cleanup(config: string) {
   const result = await admin(["delete", "--config", config, "--if-exists", "--with-dlq"]);
   assert.equal(result.code, 0, result.stderr);
+  // Deleting a topic forgets its stored offsets, in the config's own database.
+  await dropDatabase((await loadConfig(config)).kafka.topic);
 }
 
 /** Output a user can read: no stack traces, no runtime warnings. */
@@ -183,10 +193,28 @@ Deno.test("admin reset empties the topic with the configured layout and keeps th
     await kcat(["-P", "-t", dlq], "bad\n");
     assert.equal(await kcatHighWatermark(topic), 5);
 
+    // Offsets a consumer stored for the old topic would make the new one look consumed.
+    const db = await openDatabase(await loadConfig(config));
+    try {
+      await db.pool.query(
+        "INSERT INTO pipeline_offsets (consumer_group, topic, partition_id, next_offset) " +
+          "VALUES ('g1', ?, 0, 5), ('g2', ?, 0, 3), ('g1', 'other', 0, 7)",
+        [topic, topic],
+      );
+      const reset = await admin(["reset", "--config", config]);
+      assert.equal(reset.code, 0, reset.stderr);
+      assert.match(reset.stderr, /waiting until the broker has removed it/);
+      assert.match(
+        reset.stderr,
+        new RegExp(`forgot 2 consumed offset\\(s\\) stored for "${topic}"`),
+      );
+      assert.match(reset.stderr, /stored events and predictions were kept/);
+      assert.equal((await storedOffsets(db, "g1", topic)).size, 0);
+      assert.deepEqual([...(await storedOffsets(db, "g1", "other"))], [[0, "7"]]);
+    } finally {
+      await db.close();
+    }
     const reset = await admin(["reset", "--config", config]);
-    assert.equal(reset.code, 0, reset.stderr);
-    assert.match(reset.stderr, /waiting until the broker has removed it/);
-    assert.match(reset.stderr, /database was not touched/);
     assert.match(reset.stderr, new RegExp(`dead-letter topic "${dlq}" kept`));
     assertClean(reset);
     assert.equal(await kcatPartitions(topic), 3);

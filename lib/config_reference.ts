@@ -1,0 +1,50 @@
+/** Renders the pipeline.yaml reference (README's "Configuration reference") from the spec. */
+import { expectedOf, type Spec } from "./_spec.ts";
+import { pipelineSpec } from "./config_spec.ts";
+
+/** Markdown table rows, one per key, in spec order. */
+export function configReference(spec: Spec = pipelineSpec): string {
+  const rows: string[] = [
+    "| key | type | default | description |",
+    "|---|---|---|---|",
+  ];
+  const visit = (s: Spec, path: string) => {
+    if (s.kind === "object" && path !== "") {
+      if (!s.description || Object.values(s.fields).every((f) => !f.description)) {
+        rows.push(row(path, s));
+        return;
+      }
+    }
+    if (s.kind === "object") {
+      for (const [key, sub] of Object.entries(s.fields)) visit(sub, path ? `${path}.${key}` : key);
+      return;
+    }
+    if (s.kind === "map") {
+      rows.push(row(path, s));
+      if (s.of.kind === "object") {
+        for (const [key, sub] of Object.entries(s.of.fields)) visit(sub, `${path}.<name>.${key}`);
+      }
+      return;
+    }
+    if (s.kind === "list" && s.of.kind === "object" && Object.keys(s.of.fields).length) {
+      rows.push(row(path, s));
+      for (const [key, sub] of Object.entries(s.of.fields)) visit(sub, `${path}[].${key}`);
+      return;
+    }
+    rows.push(row(path, s));
+  };
+  visit(spec, "");
+  return rows.join("\n") + "\n";
+}
+
+function row(path: string, spec: Spec): string {
+  const dflt = "default" in spec && spec.default !== undefined
+    ? `\`${JSON.stringify(spec.default)}\``
+    : spec.optional
+    ? "(optional)"
+    : spec.kind === "object" || spec.kind === "map"
+    ? ""
+    : "(required)";
+  const type = expectedOf(spec).replace(/\|/g, "\\|");
+  return `| \`${path}\` | ${type} | ${dflt} | ${spec.description.replace(/\|/g, "\\|")} |`;
+}
