@@ -48,3 +48,23 @@ function row(path: string, spec: Spec): string {
   const type = expectedOf(spec).replace(/\|/g, "\\|");
   return `| \`${path}\` | ${type} | ${dflt} | ${spec.description.replace(/\|/g, "\\|")} |`;
 }
+
+function markers(text: string, name: string): [number, number] {
+  const start = `<!-- ${name}:start -->\n`;
+  const from = text.indexOf(start);
+  const to = text.indexOf(`<!-- ${name}:end -->`, from);
+  if (from < 0 || to < 0) throw new Error(`Cannot find the ${name} markers`);
+  return [from + start.length, to];
+}
+
+/** The text between `<!-- NAME:start -->` and `<!-- NAME:end -->`. */
+export function readSection(text: string, name: string): string {
+  const [from, to] = markers(text, name);
+  return text.slice(from, to);
+}
+
+/** Replaces the text between `<!-- NAME:start -->` and `<!-- NAME:end -->`. */
+export function replaceSection(text: string, name: string, content: string): string {
+  const [from, to] = markers(text, name);
+  return text.slice(0, from) + content + text.slice(to);
+}
