@@ -15,6 +15,7 @@ import { ingestBatch } from "../lib/ingest.ts";
 import type { ValidEvent } from "../lib/validate.ts";
 import { dropDatabase, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
+import { validEvent } from "./_fixtures.ts";
 
 /** A config of its own database; `run` gets it open and the database is dropped after. */
 async function withDatabase(
@@ -43,23 +44,7 @@ async function rows<T = Record<string, unknown>>(
 }
 
 function event(id: string, overrides: Record<string, ValidEvent[string]> = {}): ValidEvent {
-  return {
-    event_id: id,
-    event_time: new Date("2026-02-02T10:00:00.123Z"),
-    order_id: `o-${id}`,
-    customer_customer_id: `c-${id}`,
-    customer_country: "FR",
-    order_device: "mobile",
-    order_channel: "web",
-    order_main_category: "fashion",
-    order_n_items: 3,
-    order_basket_value: 120.0,
-    order_shipping_fee: 5.0,
-    order_discount: 10.0,
-    order_order_total: 115.0,
-    order_is_returned: false,
-    ...overrides,
-  };
+  return validEvent(id, { event_time: new Date("2026-02-02T10:00:00.123Z"), ...overrides });
 }
 
 function batchOf(events: ValidEvent[], probability = 0.25) {

@@ -11,6 +11,7 @@ import { existingEventIds, type IngestBatch, ingestBatch, storedOffsets } from "
 import type { ValidEvent } from "../lib/validate.ts";
 import { dropDatabase, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
+import { validEvent } from "./_fixtures.ts";
 
 /** Opens a database of its own for `run` and drops it after. */
 async function withDatabase(
@@ -44,23 +45,7 @@ async function count(db: Database, table: string): Promise<number> {
 }
 
 function event(id: string, overrides: Record<string, ValidEvent[string]> = {}): ValidEvent {
-  return {
-    event_id: id,
-    event_time: new Date("2026-02-02T10:00:00Z"),
-    order_id: `o-${id}`,
-    customer_customer_id: `c-${id}`,
-    customer_country: "FR",
-    order_device: "mobile",
-    order_channel: "web",
-    order_main_category: "fashion",
-    order_n_items: 3,
-    order_basket_value: 120.0,
-    order_shipping_fee: 5.0,
-    order_discount: 10.0,
-    order_order_total: 115.0,
-    order_is_returned: false,
-    ...overrides,
-  };
+  return validEvent(id, overrides);
 }
 
 function batchOf(

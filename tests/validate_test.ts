@@ -2,6 +2,7 @@ import assert from "assert";
 import { fileURLToPath } from "node:url";
 import { parseConfig } from "../lib/config.ts";
 import { dedupInBatch, parseDateTime, validateEvent, validateMessage } from "../lib/validate.ts";
+import { guideEvent } from "./_fixtures.ts";
 
 const config = parseConfig(
   await Deno.readTextFile(fileURLToPath(new URL("../pipeline.yaml", import.meta.url))),
@@ -10,22 +11,7 @@ const config = parseConfig(
 const now = new Date("2026-03-01T12:00:00.000Z");
 const bytes = (value: unknown) =>
   new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
-const full = {
-  event_id: "e1",
-  event_time: "2026-02-02T10:00:00Z",
-  order_id: "o1",
-  customer_customer_id: "c1",
-  customer_country: "FR",
-  order_device: "mobile",
-  order_channel: "web",
-  order_main_category: "fashion",
-  order_n_items: 3,
-  order_basket_value: 120.0,
-  order_shipping_fee: 5.0,
-  order_discount: 10.0,
-  order_order_total: 115.0,
-  order_is_returned: false,
-};
+const full = guideEvent;
 
 function rejection(value: unknown) {
   const result = validateMessage(bytes(value), config, now);
