@@ -47,6 +47,8 @@ export interface ConsumeOptions {
   readonly signal?: AbortSignal;
   /** Upper bound on the shutdown after a stop was asked for; default 10 s. */
   readonly stopTimeoutMs?: number;
+  /** Largest fetch per partition in (compressed) bytes: bounds a batch; default 1 MiB. */
+  readonly maxBytesPerPartition?: number;
   /** Told about each applied batch: where its time went (the benchmark uses it). */
   readonly onBatch?: (report: BatchReport) => void;
 }
@@ -136,7 +138,10 @@ export async function consume(
       throw brokerError(config.kafka, error);
     });
     resources.push(() => producer.disconnect());
-    const consumer = createConsumer(kafka, { groupId: group });
+    const consumer = createConsumer(kafka, {
+      groupId: group,
+      maxBytesPerPartition: options.maxBytesPerPartition,
+    });
     const run = new ConsumerRun(config, options, {
       topic,
       group,

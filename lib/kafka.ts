@@ -344,7 +344,7 @@ function filterKafkajsTimerWarning(): void {
  */
 export function createConsumer(
   kafka: Kafka,
-  options: { groupId: string; sessionTimeoutMs?: number },
+  options: { groupId: string; sessionTimeoutMs?: number; maxBytesPerPartition?: number },
 ): Consumer {
   const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
   return kafka.consumer({
@@ -355,6 +355,8 @@ export function createConsumer(
     heartbeatInterval: Math.max(1000, Math.floor(sessionTimeout / 10)),
     rebalanceTimeout: 60_000,
     maxWaitTimeInMs: 500,
+    // Compressed bytes: with gzip, 1 MiB holds about 10,000 JSON events (kafkajs' default).
+    maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
   });
 }

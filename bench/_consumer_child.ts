@@ -1,0 +1,75 @@
+/**
+ * The consumer as the benchmark runs it: a child process calling the same consume() that
+ * consumer.ts calls, with the same config, plus the onBatch hook to record where each
+ * batch's time went and, for the live phase, each event's latency. It stops after
+ * --max-events messages and writes what it recorded to --out as JSON.
+ */
+import { numberFlag, parseFlags, runMain, UsageError } from "../lib/cli.ts";
+import { loadConfig } from "../lib/config.ts";
+import { type BatchReport, consume } from "../lib/consume.ts";
+
+/** One batch as written to the --out file. */
+export interface BatchRecord {
+  readonly n: number;
+  readonly partition: number;
+  readonly startedAt: number;
+  readonly committedAt: number;
+  readonly ms: BatchReport["ms"];
+}
+
+/** What the child writes to --out. */
+export interface ChildOutput {
+  readonly ingested: number;
+  readonly messages: number;
+  readonly batches: BatchRecord[];
+  /** Per event: DB commit time minus the Kafka message timestamp, in ms (with --latency). */
+  readonly latenciesMs: number[];
+}
+
+runMain(async () => {
+  const { values } = parseFlags(Deno.args, {
+    "max-events": { type: "string" },
+    out: { type: "string" },
+    latency: { type: "boolean" },
+    "fetch-bytes": { type: "string" },
+  });
+  const maxEvents = numberFlag("max-events", values["max-events"], { integer: true, min: 1 });
+  if (!values.config || !values.out || maxEvents === undefined) {
+    throw new UsageError("--config, --out and --max-events are required");
+  }
+  const maxBytesPerPartition = numberFlag("fetch-bytes", values["fetch-bytes"], {
+    integer: true,
+    min: 1024,
+  });
+  const config = await loadConfig(values.config);
+  const batches: BatchRecord[] = [];
+  const latenciesMs: number[] = [];
+  const stop = new AbortController();
+  Deno.addSignalListener("SIGTERM", () => stop.abort());
+  const stats = await consume(config, {
+    maxEvents,
+    maxBytesPerPartition,
+    quiet: true,
+    signal: stop.signal,
+    onBatch: (report) => {
+      batches.push({
+        n: report.messages.length,
+        partition: report.partition,
+        startedAt: report.startedAt,
+        committedAt: report.committedAt,
+        ms: report.ms,
+      });
+      if (!values.latency) return;
+      for (const message of report.messages) {
+        latenciesMs.push(report.committedAt - Number(message.timestamp));
+      }
+    },
+  });
+  const output: ChildOutput = {
+    ingested: stats.ingested,
+    messages: stats.messages,
+    batches,
+    latenciesMs,
+  };
+  await Deno.writeTextFile(values.out, JSON.stringify(output));
+});
