@@ -298,7 +298,9 @@ export async function groupOffsets(
   topic: string,
 ): Promise<Map<number, bigint>> {
   const result = new Map<number, bigint>();
-  const responses = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const responses = await whileCoordinatorMoves(() =>
+    admin.fetchOffsets({ groupId, topics: [topic] })
+  );
   for (const { partitions } of responses) {
     for (const { partition, offset } of partitions) {
       if (Number(offset) >= 0) result.set(partition, BigInt(offset));
@@ -307,12 +309,37 @@ export async function groupOffsets(
   return result;
 }
 
+// kafkajs' names for the broker's error codes 14, 15 and 16.
+const coordinatorMoving = [
+  "GROUP_LOAD_IN_PROGRESS",
+  "GROUP_COORDINATOR_NOT_AVAILABLE",
+  "NOT_COORDINATOR_FOR_GROUP",
+];
+
+/**
+ * Retries a group request while the group's coordinator is being created or moved: on a fresh
+ * broker the first lookup creates __consumer_offsets, and kafkajs' admin does not retry
+ * NOT_COORDINATOR by itself.
+ */
+async function whileCoordinatorMoves<T>(request: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 100;; delay = Math.min(delay * 2, 2000)) {
+    try {
+      return await request();
+    } catch (error) {
+      const moving = errorTypes(error).some((type) => coordinatorMoving.includes(type));
+      if (!moving || Date.now() + delay > deadline) throw error;
+      await sleep(delay);
+    }
+  }
+}
+
 /** State and member count of a consumer group ("Dead" with 0 members when unknown). */
 export async function groupState(
   admin: Admin,
   groupId: string,
 ): Promise<{ state: string; members: number }> {
-  const { groups } = await admin.describeGroups([groupId]);
+  const { groups } = await whileCoordinatorMoves(() => admin.describeGroups([groupId]));
   const group = groups.find((g) => g.groupId === groupId);
   return { state: group?.state ?? "Dead", members: group?.members.length ?? 0 };
 }

@@ -1,6 +1,6 @@
 import assert from "assert";
 import { loadConfig } from "../lib/config.ts";
-import { connectAdmin } from "../lib/kafka.ts";
+import { connectAdmin, groupOffsets } from "../lib/kafka.ts";
 import { openDatabase } from "../lib/db.ts";
 import { storedOffsets } from "../lib/ingest.ts";
 import {
@@ -122,6 +122,9 @@ Deno.test("admin create, list, describe and delete a topic as kcat sees it", asy
     assert.match(list.stdout, new RegExp(`^${topic} +3 +1$`, "m"));
     assert.doesNotMatch(list.stdout, /__consumer_offsets/);
     assertClean(list);
+    // A fresh broker has no internal topic until a group coordinator is first looked up.
+    const client = await connectAdmin((await loadConfig(config)).kafka);
+    await groupOffsets(client, `${topic}_group`, topic).finally(() => client.disconnect());
     const all = await admin(["list", "--config", config, "--all"]);
     assert.match(all.stdout, /^__consumer_offsets +\d+ +1$/m);
 
