@@ -17,6 +17,20 @@ export interface BatchRecord {
   readonly ms: BatchReport["ms"];
 }
 
+/** Deno.memoryUsage() figures in bytes. */
+export interface MemorySample {
+  readonly rss: number;
+  readonly heapTotal: number;
+  readonly heapUsed: number;
+  readonly external: number;
+}
+
+/** Where the consumer's memory went: the largest value of each figure, and all at peak RSS. */
+export interface MemoryFigures {
+  readonly max: MemorySample;
+  readonly atPeakRss: MemorySample;
+}
+
 /** What the child writes to --out. */
 export interface ChildOutput {
   readonly ingested: number;
@@ -24,6 +38,8 @@ export interface ChildOutput {
   readonly batches: BatchRecord[];
   /** Per event: DB commit time minus the Kafka message timestamp, in ms (with --latency). */
   readonly latenciesMs: number[];
+  /** Sampled every 50 ms and after each batch (VmHWM, taken outside, also sees peaks between). */
+  readonly memory: MemoryFigures;
 }
 
 runMain(async () => {
@@ -31,27 +47,36 @@ runMain(async () => {
     "max-events": { type: "string" },
     out: { type: "string" },
     latency: { type: "boolean" },
-    "fetch-bytes": { type: "string" },
   });
   const maxEvents = numberFlag("max-events", values["max-events"], { integer: true, min: 1 });
   if (!values.config || !values.out || maxEvents === undefined) {
     throw new UsageError("--config, --out and --max-events are required");
   }
-  const maxBytesPerPartition = numberFlag("fetch-bytes", values["fetch-bytes"], {
-    integer: true,
-    min: 1024,
-  });
   const config = await loadConfig(values.config);
   const batches: BatchRecord[] = [];
   const latenciesMs: number[] = [];
   const stop = new AbortController();
   Deno.addSignalListener("SIGTERM", () => stop.abort());
+  let max: MemorySample = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0 };
+  let atPeakRss = max;
+  const sampleMemory = () => {
+    const { rss, heapTotal, heapUsed, external } = Deno.memoryUsage();
+    const now = { rss, heapTotal, heapUsed, external };
+    if (rss > atPeakRss.rss) atPeakRss = now;
+    max = {
+      rss: Math.max(max.rss, rss),
+      heapTotal: Math.max(max.heapTotal, heapTotal),
+      heapUsed: Math.max(max.heapUsed, heapUsed),
+      external: Math.max(max.external, external),
+    };
+  };
+  const memoryTimer = setInterval(sampleMemory, 50);
   const stats = await consume(config, {
     maxEvents,
-    maxBytesPerPartition,
     quiet: true,
     signal: stop.signal,
     onBatch: (report) => {
+      sampleMemory();
       batches.push({
         n: report.messages.length,
         partition: report.partition,
@@ -70,6 +95,8 @@ runMain(async () => {
     messages: stats.messages,
     batches,
     latenciesMs,
+    memory: { max, atPeakRss },
   };
+  clearInterval(memoryTimer);
   await Deno.writeTextFile(values.out, JSON.stringify(output));
 });

@@ -100,8 +100,6 @@ export async function runConsumerChild(options: {
   whileJoined?: () => Promise<void>;
   /** Passed to the child as --v8-flags (e.g. a heap limit). */
   v8Flags?: string;
-  /** The consumer's maxBytesPerPartition (compressed bytes per partition and fetch). */
-  fetchBytes?: number;
 }): Promise<ChildRun> {
   const out = join(options.dir, `child_${crypto.randomUUID()}.json`);
   const args = [
@@ -117,7 +115,6 @@ export async function runConsumerChild(options: {
     out,
   ];
   if (options.latency) args.push("--latency");
-  if (options.fetchBytes) args.push("--fetch-bytes", String(options.fetchBytes));
   const child = new Deno.Command(Deno.execPath(), {
     args,
     stdin: "null",
@@ -268,17 +265,17 @@ export async function countRows(db: Database, group: string): Promise<Counts> {
 export function validateLines(
   config: PipelineConfig,
   lines: readonly string[],
-): { events: ValidEvent[]; payloads: string[] } {
+): { events: ValidEvent[]; extraFields: (string | null)[] } {
   const now = new Date();
   const events: ValidEvent[] = [];
-  const payloads: string[] = [];
+  const extraFields: (string | null)[] = [];
   for (const line of lines) {
     const result = validateMessage(encoder.encode(line), config, now);
     if (!result.ok) throw new Error(`Cannot benchmark: generated event rejected: ${result.reason}`);
     events.push(result.event);
-    payloads.push(result.payload);
+    extraFields.push(result.extraFields);
   }
-  return { events, payloads };
+  return { events, extraFields };
 }
 
 /** (c) Model only: predict() over every event in batches of `batchSize`. */
@@ -305,7 +302,10 @@ export async function measureKafkaOnly(
   expected: number,
 ): Promise<{ perSecond: number; seconds: number }> {
   const kafka = createKafka(config.kafka);
-  const consumer = createConsumer(kafka, { groupId: group });
+  const consumer = createConsumer(kafka, {
+    groupId: group,
+    maxBytesPerPartition: config.consumer.maxFetchBytes,
+  });
   let count = 0;
   let rejected = 0;
   let first: number | undefined;
@@ -354,7 +354,11 @@ function sqlValue(db: Database, value: unknown): string {
  */
 export async function measureDatabaseOnly(
   db: Database,
-  data: { events: readonly ValidEvent[]; payloads: readonly string[]; probabilities: Float64Array },
+  data: {
+    events: readonly ValidEvent[];
+    extraFields: readonly (string | null)[];
+    probabilities: Float64Array;
+  },
   modelVersion: string,
   rowsPerStatement: number,
 ): Promise<{ perSecond: number; seconds: number; rowsPerStatement: number }> {
@@ -382,7 +386,7 @@ export async function measureDatabaseOnly(
         );
         events.push(
           `(${v(e.event_id)},${v(e.event_time)},${v(e.order_id)},` +
-            `${v(e.customer_customer_id)},${v(data.payloads[i + j])},${now})`,
+            `${v(e.customer_customer_id)},${v(data.extraFields[i + j])},${now})`,
         );
         predictions.push(
           `(${v(e.event_id)},${v(e.order_id)},${v(e.customer_customer_id)},` +
@@ -403,7 +407,7 @@ export async function measureDatabaseOnly(
       );
       await connection.query(
         "INSERT INTO table_events (event_id, event_time, order_id, customer_customer_id, " +
-          `payload, ingested_at) VALUES ${events.join(",")}`,
+          `extra_fields, ingested_at) VALUES ${events.join(",")}`,
       );
       await connection.query(
         "INSERT INTO table_predictions (event_id, order_id, customer_customer_id, " +
@@ -420,6 +424,29 @@ export async function measureDatabaseOnly(
 
 // ---------------------------------------------------------------------------------------------
 // 5. Naive baseline
+
+/**
+ * Waits (at most `maxMs`) until the server has written back most modified pages, so that a
+ * phase does not pay for the flushing left behind by the previous one. Reads status only.
+ */
+export async function waitForFlush(
+  db: Database,
+  maxMs = 30_000,
+  threshold = 1000,
+): Promise<{ dirtyPages: number | null; seconds: number }> {
+  const started = performance.now();
+  let dirtyPages: number | null = null;
+  for (;;) {
+    const [rows] = await db.pool.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'");
+    const value = (rows as { Value?: string }[])[0]?.Value;
+    dirtyPages = value === undefined ? null : Number(value);
+    if (dirtyPages === null || dirtyPages <= threshold || performance.now() - started > maxMs) {
+      break;
+    }
+    await sleep(500);
+  }
+  return { dirtyPages, seconds: (performance.now() - started) / 1000 };
+}
 
 /**
  * The guide's design taken literally: one message at a time (eachMessage), one model call
@@ -451,7 +478,7 @@ export async function measureNaive(
         const probabilities = await model.predict([result.event]);
         await ingestBatch(db, {
           events: [result.event],
-          payloads: [result.payload],
+          extraFields: [result.extraFields],
           probabilities,
           modelVersion: model.version,
           offsets: [{ topic, partition, nextOffset: String(BigInt(message.offset) + 1n) }],

@@ -23,7 +23,8 @@ export function formatTable(r: BenchResult): string {
   const lines: string[] = [
     `Benchmark ${r.startedAt}: ${s.events.toLocaleString("en-US")} events, ` +
     `${r.machine.cores} cores, ${s.partitions} partitions, ` +
-    `${s.partitionsConsumedConcurrently} consumed concurrently, pool ${s.databasePoolSize}`,
+    `${s.partitionsConsumedConcurrently} consumed concurrently, pool ${s.databasePoolSize}, ` +
+    `fetch ${s.consumerMaxFetchBytes} B, consumer V8 flags ${s.consumerV8Flags || "none"}`,
     "",
     ...rows("Throughput", [
       [`producer (acks=${s.producerAcks}, ${s.producerCompression})`, rate(r.producer.perSecond)],
@@ -48,6 +49,22 @@ export function formatTable(r: BenchResult): string {
         `${pct(d.stages.kafka)} (fetch wait ${pct(d.stages.kafkaFetch)})`,
       ],
       ["consumer peak RSS (VmHWM)", mb(d.peakRssBytes)],
+      [
+        "at peak: RSS = heap used + heap free + external + rest",
+        `${mb(d.memory.atPeakRss.rss)} = ${mb(d.memory.atPeakRss.heapUsed)} + ` +
+        `${mb(d.memory.atPeakRss.heapTotal - d.memory.atPeakRss.heapUsed)} + ` +
+        `${mb(d.memory.atPeakRss.external)} + ${
+          mb(
+            d.memory.atPeakRss.rss - d.memory.atPeakRss.heapTotal - d.memory.atPeakRss.external,
+          )
+        }`,
+      ],
+      [
+        "largest: heap used / heap total / external",
+        `${mb(d.memory.max.heapUsed)} / ${mb(d.memory.max.heapTotal)} / ${
+          mb(d.memory.max.external)
+        }`,
+      ],
       [
         "CPU cores: consumer / broker / database",
         `${cores(d.cpuCores.consumer)} / ${cores(d.cpuCores.broker)} / ${

@@ -25,6 +25,7 @@ import {
   runConsumerChild,
   stageShares,
   validateLines,
+  waitForFlush,
 } from "./_phases.ts";
 
 /** What to run. */
@@ -43,8 +44,6 @@ export interface BenchOptions {
   readonly seed: number;
   /** V8 flags of the consumer child (e.g. --max-old-space-size=160). */
   readonly consumerV8Flags?: string;
-  /** The consumer's fetch size per partition in bytes (default: the consumer's own). */
-  readonly fetchBytes?: number;
 }
 
 /** Everything a run measured; written as JSON and printed as a table. */
@@ -60,7 +59,7 @@ export async function runBenchmark(options: BenchOptions) {
   const config = drain.config;
   const topics = [base, `${base}.dlq`];
   const groups = [drainTarget.group, `${base}_kafka`, `${base}_naive`];
-  const databases = [base, `${base}_ceiling`, `${base}_naive`, `${base}_live`];
+  const databases = [base, `${base}_ceiling`, `${base}_live`];
   const admin = await connectAdmin(config.kafka);
   const opened: Database[] = [];
   const open = async (database: string) => {
@@ -100,12 +99,12 @@ export async function runBenchmark(options: BenchOptions) {
 
     log("consumer drain");
     const mainDb = await open(base);
+    const drainSettled = await waitForFlush(mainDb);
     const drained = await runConsumerChild({
       configPath: drain.path,
       maxEvents: options.events,
       dir,
       v8Flags: options.consumerV8Flags,
-      fetchBytes: options.fetchBytes,
       timeoutMs: 600_000 + options.events * 5,
     });
     const drainSeconds = (drained.window.to - drained.window.from) / 1000;
@@ -130,10 +129,56 @@ export async function runBenchmark(options: BenchOptions) {
       expected,
       counts,
       countsOk,
+      dirtyPagesAtStart: drainSettled.dirtyPages,
       peakRssBytes: drained.peakRssBytes,
+      memory: drained.output.memory,
       cpuCores: drained.cpu,
       stages: stageShares(drained, concurrency),
     };
+
+    // The naive design writes into the drain's database right after the drain, so that both
+    // meet tables of the same size (new event ids from their own topic: no duplicates).
+    log("naive baseline (into the drain's database)");
+    const naiveCount = Math.min(options.naiveEvents, options.events);
+    const naiveTarget: Target = { topic: `${base}_naive`, group: `${base}_naive`, database: base };
+    topics.push(naiveTarget.topic);
+    const naiveConfig = await writeConfig(options.configPath, dir, naiveTarget, options.overrides);
+    await createTopic(admin, {
+      topic: naiveTarget.topic,
+      partitions: config.kafka.partitions,
+      replicationFactor: config.kafka.replicationFactor,
+      timeoutMs: 30_000,
+    });
+    const naiveFile = join(dir, "naive.jsonl");
+    const naiveLines = [...generateEvents({ events: naiveCount, seed: options.seed + 100 })]
+      .map((e) => JSON.stringify(e));
+    await Deno.writeTextFile(naiveFile, naiveLines.join("\n") + "\n");
+    await measureProducer(naiveConfig.config, naiveFile, naiveCount);
+    const settled = await waitForFlush(mainDb);
+    const naiveModel = await loadModel(config);
+    let naive;
+    try {
+      naive = await measureNaive(
+        naiveConfig.config,
+        mainDb,
+        naiveModel,
+        naiveTarget.group,
+        naiveCount,
+      );
+    } finally {
+      await naiveModel.close();
+    }
+    const afterNaive = await countRows(mainDb, naiveTarget.group);
+    const naiveFigures = {
+      ...naive,
+      tableEventsBefore: counts.events,
+      dirtyPagesAtStart: settled.dirtyPages,
+      settleSeconds: settled.seconds,
+      countsOk: afterNaive.events === counts.events + naiveCount &&
+        afterNaive.predictions === counts.predictions + naiveCount &&
+        afterNaive.storedOffsets === naiveCount,
+    };
+    if (!naiveFigures.countsOk) log(`error: naive counts differ: ${JSON.stringify(afterNaive)}`);
 
     log("ceilings: model only, Kafka only, database only");
     const data = validateLines(config, lines);
@@ -165,17 +210,6 @@ export async function runBenchmark(options: BenchOptions) {
       .reduce((a, b) => (b[1].perSecond < a[1].perSecond ? b : a));
     if (ceilingCounts.events !== options.events) {
       throw new Error(`Cannot trust the database ceiling: ${ceilingCounts.events} events stored`);
-    }
-
-    log("naive baseline");
-    const naiveCount = Math.min(options.naiveEvents, options.events);
-    const naiveDb = await open(`${base}_naive`);
-    const naiveModel = await loadModel(config);
-    let naive;
-    try {
-      naive = await measureNaive(config, naiveDb, naiveModel, `${base}_naive`, naiveCount);
-    } finally {
-      await naiveModel.close();
     }
 
     log("live latency");
@@ -216,7 +250,6 @@ export async function runBenchmark(options: BenchOptions) {
           dir,
           latency: true,
           v8Flags: options.consumerV8Flags,
-          fetchBytes: options.fetchBytes,
           timeoutMs: options.liveSeconds * 4000 + 120_000,
           whileJoined: async () => {
             paced = await producePaced(liveConfig.config, messages, rate);
@@ -264,14 +297,14 @@ export async function runBenchmark(options: BenchOptions) {
         producerBatchSize: config.producer.batchSize,
         overrides: options.overrides,
         consumerV8Flags: options.consumerV8Flags ?? null,
-        consumerFetchBytes: options.fetchBytes ?? null,
+        consumerMaxFetchBytes: config.consumer.maxFetchBytes,
       },
       producer,
       drain: drainFigures,
       ceilings,
       smallestCeiling,
       drainOverSmallestCeiling: drainRate / smallestCeiling.perSecond,
-      naive: { ...naive, speedup: drainRate / naive.perSecond },
+      naive: { ...naiveFigures, speedup: drainRate / naive.perSecond },
       live,
       /** What the run created (and removed again). */
       resources: { topics, groups, databases },

@@ -21,14 +21,21 @@ OPTIONS
   --concurrency N       consumer.partitions_consumed_concurrently for this run
   --pool N              database.pool_size for this run
   --partitions N        kafka.partitions of the benchmark topics
-  --fetch-bytes N       consumer fetch size per partition (compressed bytes; bounds a batch)
-  --consumer-v8-flags F V8 flags of the consumer process, e.g. --max-old-space-size=160
+  --fetch-bytes N       consumer.max_fetch_bytes for this run (compressed bytes per partition)
+  --consumer-v8-flags F V8 flags of the consumer process (default: those of deno task consume;
+                        "" for none), e.g. --max-old-space-size=160
   --out PATH            JSON results (default bench/results/latest.json)
   --config PATH         pipeline config to start from (default ./pipeline.yaml or $PIPELINE_CONFIG)
   -h, --help            show this help
 
 The table goes to stdout, progress to stderr. Exit codes: 0 done, 1 a phase failed or a
 count check did not match, 2 bad usage or config, services unreachable.`;
+
+/** The V8 flags of `deno task consume` (deno.json): the child runs as the product does. */
+async function consumeTaskV8Flags(): Promise<string | undefined> {
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  return String(denoJson.tasks?.consume ?? "").match(/--v8-flags=(\S+)/)?.[1];
+}
 
 const defaultOut = resolve(dirname(new URL(import.meta.url).pathname), "results", "latest.json");
 
@@ -63,6 +70,8 @@ async function main(): Promise<number> {
   if (pool !== undefined) overrides["database.pool_size"] = pool;
   const partitions = count("partitions");
   if (partitions !== undefined) overrides["kafka.partitions"] = partitions;
+  const fetchBytes = count("fetch-bytes", undefined, 1024);
+  if (fetchBytes !== undefined) overrides["consumer.max_fetch_bytes"] = fetchBytes;
   const events = count("events", 200_000)!;
   if (events < 10) throw new UsageError(`--events expects at least 10, got ${events}`);
   const result: BenchResult = await runBenchmark({
@@ -74,8 +83,7 @@ async function main(): Promise<number> {
     ceilingRows: count("ceiling-rows", 5000)!,
     overrides,
     seed: 20_240_601,
-    consumerV8Flags: values["consumer-v8-flags"],
-    fetchBytes: count("fetch-bytes"),
+    consumerV8Flags: values["consumer-v8-flags"] ?? await consumeTaskV8Flags(),
   });
   const path = values.out ?? defaultOut;
   await Deno.mkdir(dirname(path), { recursive: true });
@@ -83,7 +91,7 @@ async function main(): Promise<number> {
   out(formatTable(result));
   log(`results written to ${path}`);
   const liveOk = result.live.every((l) => l.countsOk);
-  return result.drain.countsOk && liveOk ? ExitCode.ok : ExitCode.failure;
+  return result.drain.countsOk && result.naive.countsOk && liveOk ? ExitCode.ok : ExitCode.failure;
 }
 
 if (import.meta.main) runMain(main);

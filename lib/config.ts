@@ -69,6 +69,8 @@ export interface PipelineConfig {
     readonly maxMessageBytes: number;
     readonly maxDepth: number;
     readonly partitionsConsumedConcurrently: number;
+    /** Compressed bytes fetched per partition at a time (bounds a batch and the memory). */
+    readonly maxFetchBytes: number;
   };
   readonly events: {
     readonly required: readonly string[];

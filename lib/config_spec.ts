@@ -259,6 +259,15 @@ export const pipelineSpec: Spec = {
           min: 1,
           max: 64,
         },
+        max_fetch_bytes: {
+          kind: "integer",
+          description:
+            "Compressed bytes fetched per partition at a time: bounds a batch (about 2,400 " +
+            "gzip'ed events per 256 KiB) and so the consumer's memory.",
+          default: 262144,
+          min: 1024,
+          max: 104857600,
+        },
       },
     },
     events: {

@@ -47,8 +47,6 @@ export interface ConsumeOptions {
   readonly signal?: AbortSignal;
   /** Upper bound on the shutdown after a stop was asked for; default 10 s. */
   readonly stopTimeoutMs?: number;
-  /** Largest fetch per partition in (compressed) bytes: bounds a batch; default 1 MiB. */
-  readonly maxBytesPerPartition?: number;
   /** Told about each applied batch: where its time went (the benchmark uses it). */
   readonly onBatch?: (report: BatchReport) => void;
 }
@@ -140,7 +138,7 @@ export async function consume(
     resources.push(() => producer.disconnect());
     const consumer = createConsumer(kafka, {
       groupId: group,
-      maxBytesPerPartition: options.maxBytesPerPartition,
+      maxBytesPerPartition: config.consumer.maxFetchBytes,
     });
     const run = new ConsumerRun(config, options, {
       topic,
@@ -455,7 +453,7 @@ class ConsumerRun {
           if (result.ok) {
             accepted.push({
               event: result.event,
-              payload: result.payload,
+              extraFields: result.extraFields,
               id: String(result.event.event_id),
               offset: message.offset,
             });
@@ -496,7 +494,7 @@ class ConsumerRun {
         lap("kafka");
         const result = await ingestBatch(db, {
           events,
-          payloads: unique.map((a) => a.payload),
+          extraFields: unique.map((a) => a.extraFields),
           probabilities,
           modelVersion: model.version,
           offsets: [{ topic, partition, nextOffset }],
@@ -618,7 +616,7 @@ class ConsumerRun {
 
 interface Accepted {
   event: ValidEvent;
-  payload: string;
+  extraFields: string | null;
   id: string;
   offset: string;
 }

@@ -145,7 +145,7 @@ export async function openDatabase(
     // DECIMAL money stays an exact string ("19.99"), never a float.
     decimalNumbers: false,
     enableKeepAlive: true,
-    // The payload column keeps the original JSON text, not a re-serialised object.
+    // JSON columns (extra_fields) are read back as the text written, not parsed.
     jsonStrings: true,
   });
   // CURRENT_TIMESTAMP(3) defaults must be UTC too; queued before any query on the connection.
@@ -550,7 +550,7 @@ async function resumeMigration(db: Database): Promise<void> {
     try {
       await db.drizzle.execute(sql.raw(statement));
     } catch (error) {
-      if (!alreadyDone(error)) throw error;
+      if (!alreadyDone(error) && !readsDroppedColumn(error, pending.sql)) throw error;
     }
   }
   await db.drizzle.execute(
@@ -558,6 +558,19 @@ async function resumeMigration(db: Database): Promise<void> {
       sql.identifier(MIGRATIONS_TABLE)
     } (hash, created_at) VALUES (${pending.hash}, ${pending.folderMillis})`,
   );
+}
+
+/**
+ * A data step reading a column that a later statement of the same migration drops: once the
+ * drop has taken effect the step has nothing left to do (its data was moved before).
+ */
+function readsDroppedColumn(error: unknown, statements: readonly string[]): boolean {
+  if (errorNumber(error) !== 1054) return false; // ER_BAD_FIELD_ERROR
+  for (const e of causes(error)) {
+    const column = /Unknown column '(?:[^']*\.)?([^'.]+)'/.exec(String(e.message))?.[1];
+    if (column) return statements.some((s) => s.includes(`DROP COLUMN \`${column}\``));
+  }
+  return false;
 }
 
 function message(error: unknown): string {

@@ -35,8 +35,11 @@ export interface EventSource {
 /** One batch as the consumer hands it over. */
 export interface IngestBatch {
   readonly events: readonly ValidEvent[];
-  /** The original JSON of each event, same order. */
-  readonly payloads: readonly string[];
+  /**
+   * Each event's keys that have no column, as a JSON object text (null when none), same
+   * order: stored in table_events.extra_fields (validateMessage() computes it).
+   */
+  readonly extraFields: readonly (string | null)[];
   /** Return probability of each event, same order. */
   readonly probabilities: Float64Array;
   readonly modelVersion: string;
@@ -111,9 +114,9 @@ interface Prepared {
 /** Converts and checks every event before the transaction starts (pure, done once). */
 function prepare(batch: IngestBatch): Prepared {
   const n = batch.events.length;
-  if (batch.payloads.length !== n || batch.probabilities.length !== n) {
+  if (batch.extraFields.length !== n || batch.probabilities.length !== n) {
     throw new Error(
-      `Cannot ingest batch: ${n} events, ${batch.payloads.length} payloads and ` +
+      `Cannot ingest batch: ${n} events, ${batch.extraFields.length} extra fields and ` +
         `${batch.probabilities.length} probabilities`,
     );
   }
@@ -159,7 +162,7 @@ function prepare(batch: IngestBatch): Prepared {
         event_time: time(e, "event_time", i) ?? now,
         order_id,
         customer_customer_id,
-        payload: batch.payloads[i],
+        extra_fields: batch.extraFields[i],
         source_topic: source?.topic ?? null,
         source_partition: source?.partition ?? null,
         source_offset: source ? BigInt(source.offset) : null,
@@ -228,9 +231,9 @@ async function write(
   return { inserted, duplicates };
 }
 
-/** At most this many bytes for an event row: 3 per UTF-16 unit of payload, plus the rest. */
-function utf8Bound(event: { payload: string }): number {
-  return event.payload.length * 3 + 1024;
+/** At most this many bytes for an event row: 3 per UTF-16 unit of extra_fields, plus the rest. */
+function utf8Bound(event: { extra_fields?: string | null }): number {
+  return (event.extra_fields?.length ?? 0) * 3 + 1024;
 }
 
 async function selectExisting(tx: Tx | Database["drizzle"], ids: string[]): Promise<Set<string>> {

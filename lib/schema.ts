@@ -33,10 +33,31 @@ const id = customType<{ data: string; driverData: string }>({
   dataType: () => `varchar(${ID_LENGTH}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
 });
 
-/** The original message, stored as received (not re-serialised). */
+/** A JSON document written and read back as its text. */
 const jsonText = customType<{ data: string; driverData: string }>({
   dataType: () => "json",
 });
+
+/**
+ * The event fields written to a column of their own (table_customers, table_orders,
+ * table_events). Every other key of a message is kept in table_events.extra_fields.
+ */
+export const COLUMN_FIELDS: readonly string[] = Object.freeze([
+  "event_id",
+  "event_time",
+  "order_id",
+  "customer_customer_id",
+  "customer_country",
+  "order_device",
+  "order_channel",
+  "order_main_category",
+  "order_n_items",
+  "order_basket_value",
+  "order_shipping_fee",
+  "order_discount",
+  "order_order_total",
+  "order_is_returned",
+]);
 
 const money = (name: string) =>
   decimal(name, { precision: 12, scale: 2, mode: "string" }).notNull().default("0.00");
@@ -80,13 +101,16 @@ export const orders = mysqlTable("table_orders", {
   index("ix_orders_customer").on(t.customer_customer_id),
 ]);
 
-/** One row per event_id: the event's keys, its original JSON and where it was read from. */
+/**
+ * One row per event_id: its keys, the message's keys that have no column of their own
+ * (extra_fields, NULL when there are none) and where it was read from.
+ */
 export const events = mysqlTable("table_events", {
   event_id: id("event_id").primaryKey(),
   event_time: utc("event_time").notNull(),
   order_id: id("order_id").notNull(),
   customer_customer_id: id("customer_customer_id").notNull(),
-  payload: jsonText("payload").notNull(),
+  extra_fields: jsonText("extra_fields"),
   source_topic: varchar("source_topic", { length: 249 }),
   source_partition: int("source_partition"),
   source_offset: bigint("source_offset", { mode: "bigint" }),

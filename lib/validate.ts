@@ -4,6 +4,7 @@
  */
 import type { FieldConfig, PipelineConfig } from "./config.ts";
 import { decodeJsonObject, missingRequired } from "./event.ts";
+import { COLUMN_FIELDS } from "./schema.ts";
 
 /** One field value after validation. */
 export type EventValue = string | number | boolean | Date;
@@ -17,14 +18,17 @@ export interface Rejection {
   readonly field?: string;
 }
 
-/** A message that can be ingested: the typed event and the original JSON text. */
+/**
+ * A message that can be ingested: the typed event, and as a JSON object text the message's
+ * keys that no column stores (null when there are none), so that nothing sent is lost.
+ */
 export interface Accepted {
   readonly ok: true;
   readonly event: ValidEvent;
-  readonly payload: string;
+  readonly extraFields: string | null;
 }
 
-const decoder = new TextDecoder();
+const columnFields = new Set(COLUMN_FIELDS);
 
 /** Decodes, checks and types one message value; `now` is the default for `datetime: now`. */
 export function validateMessage(
@@ -44,7 +48,25 @@ export function validateMessage(
   }
   const checked = validateEvent(decoded.value, config.events, now);
   if (!checked.ok) return checked;
-  return { ok: true, event: checked.event, payload: decoder.decode(value) };
+  return { ok: true, event: checked.event, extraFields: extraFields(decoded.value, config.events) };
+}
+
+/**
+ * The keys of a message that get no column, with their values as received, as JSON text:
+ * undeclared keys, and declared fields beyond the columns (a guide field left out of
+ * events.fields is not written to its column, so it is kept here too). Null when none.
+ */
+export function extraFields(
+  value: Readonly<Record<string, unknown>>,
+  events: { readonly fields: Readonly<Record<string, unknown>> },
+): string | null {
+  let extra: [string, unknown][] | undefined;
+  for (const key in value) {
+    if (columnFields.has(key) && Object.hasOwn(events.fields, key)) continue;
+    (extra ??= []).push([key, value[key]]);
+  }
+  // fromEntries defines own data properties, whatever the key is called.
+  return extra ? JSON.stringify(Object.fromEntries(extra)) : null;
 }
 
 /** Checks every declared field against its type and bounds; absent or null ones get defaults. */

@@ -12,6 +12,9 @@ const FIGURES = [
   "producer.perSecond",
   "drain.perSecond",
   "drain.peakRssBytes",
+  "drain.memory.atPeakRss.rss",
+  "drain.memory.atPeakRss.heapUsed",
+  "drain.memory.atPeakRss.external",
   "drain.cpuCores.consumer",
   "drain.stages.decodeValidate",
   "drain.stages.model",
@@ -23,6 +26,7 @@ const FIGURES = [
   "drainOverSmallestCeiling",
   "naive.perSecond",
   "naive.speedup",
+  "naive.tableEventsBefore",
   "live.0.latencyMs.p50",
   "live.0.latencyMs.p95",
   "live.0.latencyMs.p99",
@@ -64,6 +68,10 @@ Deno.test("bench.ts --events 2000 writes every figure, checks counts and cleans 
     }
     assert.equal(json.drain.countsOk, true);
     assert.deepEqual(json.drain.counts, json.drain.expected);
+    // The naive run wrote its own events into the drain's database, after the drain's.
+    assert.equal(json.naive.countsOk, true);
+    assert.equal(json.naive.tableEventsBefore, json.drain.counts.events);
+    assert.equal(json.settings.consumerMaxFetchBytes, 262144);
     assert.equal(json.live.length, 3);
     assert.ok(json.live.every((l: { countsOk: boolean }) => l.countsOk));
     // Shares of the consumer's time add up to the whole.

@@ -308,7 +308,9 @@ Deno.test("consumer.ts dead-letters a malformed corpus with reasons and ingests 
       expected.set(messages.length, c);
       messages.push({ key: `bad-${i}`, value });
     }
-    messages.push({ key: "good-last", value: encoder.encode(JSON.stringify(good(999))) });
+    // Keys without a column (undeclared here) are stored in table_events.extra_fields.
+    const last = { ...good(999), coupon: "LAST", basket: [{ sku: "A1", qty: 2 }] };
+    messages.push({ key: "good-last", value: encoder.encode(JSON.stringify(last)) });
     await sendRaw(setup.config, messages);
 
     const result = await consume(setup, "--until-idle", "1000");
@@ -317,6 +319,15 @@ Deno.test("consumer.ts dead-letters a malformed corpus with reasons and ingests 
     assert.equal(lines(result.stdout, "[DLQ] offset=").length, cases.length);
     assert.equal((await counts(setup)).table_events, cases.length + 1);
     assert.equal((await counts(setup)).table_predictions, cases.length + 1);
+    const extras = await setup.sql<{ id: string; extra: unknown }>(
+      "SELECT event_id AS id, extra_fields AS extra FROM table_events " +
+        "WHERE event_id IN ('good-0', 'good-999') ORDER BY event_id",
+    );
+    // This connection parses JSON columns.
+    assert.deepEqual(extras.map((r) => [r.id, r.extra]), [
+      ["good-0", null],
+      ["good-999", { coupon: "LAST", basket: [{ sku: "A1", qty: 2 }] }],
+    ]);
 
     const letters = await readWithKcat(setup.config.kafka.deadLetterTopic);
     assert.equal(letters.length, cases.length);

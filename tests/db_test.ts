@@ -1,4 +1,5 @@
 import assert from "assert";
+import { migrate } from "drizzle-orm/mysql2/migrator";
 import { loadConfig, type PipelineConfig } from "../lib/config.ts";
 import { UserError } from "../lib/cli.ts";
 import {
@@ -15,7 +16,7 @@ import { ingestBatch } from "../lib/ingest.ts";
 import type { ValidEvent } from "../lib/validate.ts";
 import { dropDatabase, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
-import { validEvent } from "./_fixtures.ts";
+import { guideEvent, validEvent } from "./_fixtures.ts";
 
 /** A config of its own database; `run` gets it open and the database is dropped after. */
 async function withDatabase(
@@ -50,7 +51,8 @@ function event(id: string, overrides: Record<string, ValidEvent[string]> = {}): 
 function batchOf(events: ValidEvent[], probability = 0.25) {
   return {
     events,
-    payloads: events.map((e) => JSON.stringify(e)),
+    // Guide events only: every key has a column.
+    extraFields: events.map(() => null),
     probabilities: new Float64Array(events.length).fill(probability),
     modelVersion: "sha256:test",
     offsets: [],
@@ -184,7 +186,7 @@ Deno.test("openDatabase() resumes a migration interrupted half-way", async () =>
     assert.ok(half > 5, "the migration creates tables, then foreign keys, then indexes");
     for (const statement of statements.slice(0, half)) await db.pool.query(statement);
 
-    assert.deepEqual(await applyMigrations(db), ["0000_init"]);
+    assert.deepEqual(await applyMigrations(db), ["0000_init", "0001_extra_fields"]);
     const fks = await rows<{ name: string }>(
       db,
       "SELECT constraint_name AS name FROM information_schema.referential_constraints " +
@@ -206,6 +208,69 @@ Deno.test("openDatabase() resumes a migration interrupted half-way", async () =>
     assert.equal(indexes.length, 6);
     assert.deepEqual(await applyMigrations(db), []);
   }, { migrate: false });
+});
+
+/** The statements of one migration file, as drizzle splits them. */
+function migrationStatements(file: string): string[] {
+  return Deno.readTextFileSync(`${MIGRATIONS_FOLDER}/${file}`)
+    .split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean);
+}
+
+/** Brings a database to 0000_init as drizzle records it, as a database created before 0001. */
+async function migrateToInit(db: Database): Promise<void> {
+  const folder = await Deno.makeTempDir({ prefix: "migrations_0000_" });
+  try {
+    await Deno.mkdir(`${folder}/meta`);
+    await Deno.copyFile(`${MIGRATIONS_FOLDER}/0000_init.sql`, `${folder}/0000_init.sql`);
+    const journal = JSON.parse(Deno.readTextFileSync(`${MIGRATIONS_FOLDER}/meta/_journal.json`));
+    journal.entries = journal.entries.slice(0, 1);
+    await Deno.writeTextFile(`${folder}/meta/_journal.json`, JSON.stringify(journal));
+    await migrate(db.drizzle, { migrationsFolder: folder });
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+}
+
+Deno.test("0001_extra_fields keeps the keys without a column of stored events, resumed after any statement", async () => {
+  const statements = migrationStatements("0001_extra_fields.sql");
+  assert.ok(statements.at(-1)!.includes("DROP COLUMN `payload`"), "payload is dropped last");
+  // k = 0: a database at 0000 migrates; k > 0: the first k statements ran, unrecorded.
+  for (let k = 0; k <= statements.length; k++) {
+    await withDatabase(async (db) => {
+      await migrateToInit(db);
+      const plain = { ...guideEvent, event_id: "e1" };
+      const extra = { ...guideEvent, event_id: "e2", coupon: "WELCOME", gift: { wrap: true } };
+      await db.pool.query("INSERT INTO table_customers (customer_customer_id) VALUES ('c1')");
+      await db.pool.query(
+        "INSERT INTO table_orders (order_id, customer_customer_id) VALUES ('o1', 'c1')",
+      );
+      await db.pool.query(
+        "INSERT INTO table_events (event_id, event_time, order_id, customer_customer_id, payload) " +
+          "VALUES ('e1', NOW(3), 'o1', 'c1', ?), ('e2', NOW(3), 'o1', 'c1', ?)",
+        [JSON.stringify(plain), JSON.stringify(extra)],
+      );
+      for (const statement of statements.slice(0, k)) await db.pool.query(statement);
+
+      assert.deepEqual(await applyMigrations(db), ["0001_extra_fields"], `after ${k} statement(s)`);
+      const stored = await rows<{ id: string; extra: string | null }>(
+        db,
+        "SELECT event_id AS id, extra_fields AS extra FROM table_events ORDER BY event_id",
+      );
+      assert.deepEqual(
+        stored.map((r) => [r.id, r.extra === null ? null : JSON.parse(r.extra)]),
+        [["e1", null], ["e2", { coupon: "WELCOME", gift: { wrap: true } }]],
+        `after ${k} statement(s)`,
+      );
+      const [payload] = await rows<{ n: number }>(
+        db,
+        "SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_schema = DATABASE() " +
+          "AND table_name = 'table_events' AND column_name = 'payload'",
+      );
+      assert.equal(Number(payload.n), 0, "payload is gone");
+      assert.deepEqual(await applyMigrations(db), []);
+      assert.ok((await migrationStatus(db)).every((m) => m.applied));
+    }, { migrate: false });
+  }
 });
 
 Deno.test("a prediction for an unknown event is refused by a foreign key", async () => {
@@ -327,7 +392,7 @@ Deno.test("deno task migrate applies, reports up to date, and --status lists mig
   try {
     const first = await runEntry("migrate.ts", ["--config", config]);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /^applied\t0000_init$/m);
+    assert.match(first.stdout, /^applied\t0000_init\napplied\t0001_extra_fields$/m);
     assert.match(first.stderr, new RegExp(`database mysql://root@127\\.0\\.0\\.1:3306/${name}`));
     const second = await runEntry("migrate.ts", ["--config", config]);
     assert.equal(second.code, 0, second.stderr);
@@ -336,6 +401,7 @@ Deno.test("deno task migrate applies, reports up to date, and --status lists mig
     const status = await runEntry("migrate.ts", ["--config", config, "--status"]);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^applied\t0000_init\t[0-9a-f]{12}$/m);
+    assert.match(status.stdout, /^applied\t0001_extra_fields\t[0-9a-f]{12}$/m);
     const bad = await runEntry("migrate.ts", ["--config", config, "--bogus"]);
     assert.equal(bad.code, 2);
   } finally {

@@ -8,10 +8,10 @@ import {
   type OpenOptions,
 } from "../lib/db.ts";
 import { existingEventIds, type IngestBatch, ingestBatch, storedOffsets } from "../lib/ingest.ts";
-import type { ValidEvent } from "../lib/validate.ts";
+import { extraFields, type ValidEvent } from "../lib/validate.ts";
 import { dropDatabase, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
-import { validEvent } from "./_fixtures.ts";
+import { guideEvent, validEvent } from "./_fixtures.ts";
 
 /** Opens a database of its own for `run` and drops it after. */
 async function withDatabase(
@@ -48,13 +48,20 @@ function event(id: string, overrides: Record<string, ValidEvent[string]> = {}): 
   return validEvent(id, overrides);
 }
 
+/** What validateMessage() keeps of a message with these keys under the default fields. */
+function extrasOf(event: ValidEvent): string | null {
+  return extraFields(event, {
+    fields: Object.fromEntries(Object.keys(guideEvent).map((k) => [k, {}])),
+  });
+}
+
 function batchOf(
   events: ValidEvent[],
   options: Partial<IngestBatch> & { probability?: number } = {},
 ): IngestBatch {
   return {
     events,
-    payloads: events.map((e) => JSON.stringify(e)),
+    extraFields: events.map(extrasOf),
     probabilities: new Float64Array(events.length).fill(options.probability ?? 0.25),
     modelVersion: "sha256:test",
     offsets: [],
@@ -115,15 +122,18 @@ Deno.test("ingestBatch() writes customers, orders, events, predictions and offse
     const stored = await rows(
       db,
       "SELECT event_id, order_id, customer_customer_id, source_topic, source_partition, " +
-        "source_offset, payload FROM table_events ORDER BY event_id",
+        "source_offset, extra_fields FROM table_events ORDER BY event_id",
     );
     assert.deepEqual(
       stored.map((r) => [r.event_id, r.source_topic, r.source_partition, r.source_offset]),
       [["e1", "orders", 2, "41"], ["e2", null, null, null]],
     );
-    // The original JSON is stored byte for byte; a field without a column is kept there only.
-    assert.equal(stored[1].payload, JSON.stringify(events[1]));
-    assert.equal(JSON.parse(String(stored[1].payload)).coupon_code, "WELCOME");
+    // Only the keys without a column are kept, NULL when there are none.
+    assert.equal(stored[0].extra_fields, null);
+    assert.deepEqual(JSON.parse(String(stored[1].extra_fields)), {
+      coupon_code: "WELCOME",
+      note: "what? ?? \\ 'single' \"double\" ünïcode 🚀 ; DROP TABLE x; --",
+    });
     const [prediction] = await rows(db, "SELECT * FROM table_predictions WHERE event_id = 'e2'");
     assert.equal(prediction.return_proba, 0.75);
     assert.equal(prediction.model_version, "sha256:test");
@@ -145,6 +155,7 @@ Deno.test("ingestBatch() with duplicates skip leaves a stored event, its order, 
       customer_country: "DE",
       order_n_items: 9,
       order_device: "tablet",
+      coupon_code: "LATE",
     });
     const result = await ingestBatch(db, batchOf([changed, event("e2")], { probability: 0.9 }));
     assert.deepEqual(result, { inserted: ["e2"], duplicates: ["e1"] });
@@ -158,19 +169,20 @@ Deno.test("ingestBatch() with duplicates skip leaves a stored event, its order, 
     assert.equal(order.order_device, "mobile");
     const [prediction] = await rows(db, "SELECT * FROM table_predictions WHERE event_id = 'e1'");
     assert.equal(prediction.return_proba, 0.1);
-    const [payload] = await rows(db, "SELECT payload FROM table_events WHERE event_id = 'e1'");
-    assert.equal(JSON.parse(String(payload.payload)).customer_country, "FR");
+    const [stored] = await rows(db, "SELECT extra_fields FROM table_events WHERE event_id = 'e1'");
+    assert.equal(stored.extra_fields, null);
     assert.equal(await count(db, "table_predictions"), 2);
   });
 });
 
 Deno.test("ingestBatch() with duplicates update overwrites the stored event, order, customer and prediction", async () => {
   await withDatabase(async (db) => {
-    await ingestBatch(db, batchOf([event("e1")], { probability: 0.1 }));
+    await ingestBatch(db, batchOf([event("e1", { coupon_code: "FIRST" })], { probability: 0.1 }));
     const changed = event("e1", {
       customer_country: "DE",
       order_n_items: 9,
       order_is_returned: true,
+      gift_wrap: true,
       event_time: new Date("2026-02-03T00:00:00Z"),
     });
     const result = await ingestBatch(
@@ -188,10 +200,11 @@ Deno.test("ingestBatch() with duplicates update overwrites the stored event, ord
     assert.equal(order.order_is_returned, 1);
     const [stored] = await rows(
       db,
-      "SELECT CAST(event_time AS CHAR) AS t, payload FROM table_events WHERE event_id = 'e1'",
+      "SELECT CAST(event_time AS CHAR) AS t, extra_fields FROM table_events WHERE event_id = 'e1'",
     );
     assert.equal(stored.t, "2026-02-03 00:00:00.000");
-    assert.equal(JSON.parse(String(stored.payload)).customer_country, "DE");
+    // The new version's extra fields replace the old ones (coupon_code is gone).
+    assert.deepEqual(JSON.parse(String(stored.extra_fields)), { gift_wrap: true });
     const [prediction] = await rows(db, "SELECT * FROM table_predictions WHERE event_id = 'e1'");
     assert.equal(prediction.return_proba, 0.9);
   });
@@ -277,7 +290,7 @@ Deno.test("ingestBatch() splits a batch bigger than the server's packet limit", 
     assert.equal(result.inserted.length, size);
     const [total] = await rows<{ bytes: number }>(
       db,
-      "SELECT SUM(LENGTH(payload)) AS bytes FROM table_events",
+      "SELECT SUM(LENGTH(extra_fields)) AS bytes FROM table_events",
     );
     assert.ok(Number(total.bytes) > Number(limit.max));
   });
@@ -286,7 +299,7 @@ Deno.test("ingestBatch() splits a batch bigger than the server's packet limit", 
 Deno.test("ingestBatch() refuses a batch whose lengths disagree, before writing anything", async () => {
   await withDatabase(async (db) => {
     const batch = { ...batchOf([event("e1"), event("e2")]), probabilities: new Float64Array(1) };
-    await assert.rejects(ingestBatch(db, batch), /2 events, 2 payloads and 1 probabilities/);
+    await assert.rejects(ingestBatch(db, batch), /2 events, 2 extra fields and 1 probabilities/);
     assert.equal(await count(db, "table_customers"), 0);
   });
 });

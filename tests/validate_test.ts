@@ -19,16 +19,64 @@ function rejection(value: unknown) {
   return result as { reason: string; field?: string };
 }
 
-Deno.test("validateMessage() types the guide's recommended event and keeps its JSON", () => {
+Deno.test("validateMessage() types the guide's recommended event, with nothing extra to keep", () => {
   const text = JSON.stringify(full);
   const result = validateMessage(bytes(text), config, now);
   assert.ok(result.ok);
-  assert.equal(result.payload, text);
+  assert.equal(result.extraFields, null);
   assert.deepEqual(result.event, {
     ...full,
     event_time: new Date("2026-02-02T10:00:00.000Z"),
   });
   assert.ok(Object.isFrozen(result.event));
+});
+
+Deno.test("validateMessage() keeps every key without a column in extraFields, values as received", () => {
+  const { order_device: _device, ...fields } = config.events.fields;
+  const custom = {
+    ...config,
+    events: {
+      ...config.events,
+      // A declared field beyond the guide's, one not sent, and order_device left undeclared.
+      fields: {
+        ...fields,
+        coupon: { type: "string" as const, default: "none" },
+        promised_at: { type: "datetime" as const, default: "now" as const },
+        gift: { type: "boolean" as const, default: false },
+      },
+    },
+  };
+  const message = {
+    ...full,
+    coupon: "WELCOME",
+    promised_at: "2026-02-04T10:00:00+02:00",
+    note: null,
+    tags: ["a", { b: 1.5 }],
+    "clé é": "ünï 🚀",
+  };
+  const result = validateMessage(bytes(message), custom, now);
+  assert.ok(result.ok);
+  assert.equal(result.event.coupon, "WELCOME");
+  assert.equal(result.event.gift, false, "declared fields not sent still get their default");
+  assert.deepEqual(JSON.parse(result.extraFields!), {
+    order_device: "mobile",
+    coupon: "WELCOME",
+    promised_at: "2026-02-04T10:00:00+02:00",
+    note: null,
+    tags: ["a", { b: 1.5 }],
+    "clé é": "ünï 🚀",
+  });
+  // Columns and extra fields together hold every key that was sent.
+  const columns = Object.keys(full).filter((k) => k !== "order_device");
+  assert.deepEqual(
+    [...columns, ...Object.keys(JSON.parse(result.extraFields!))].sort(),
+    Object.keys(message).sort(),
+  );
+  // A declared field beyond the columns is validated all the same.
+  assert.deepEqual(
+    validateMessage(bytes({ ...message, coupon: 5 }), custom, now),
+    { ok: false, reason: "wrong type: expected a string, got number 5", field: "coupon" },
+  );
 });
 
 Deno.test("validateMessage() applies defaults to absent and null optional fields", () => {
