@@ -349,8 +349,9 @@ function sqlValue(db: Database, value: unknown): string {
 }
 
 /**
- * (a) Database only: the same rows (customers, orders, events, predictions) written with
- * big multi-row INSERTs on one connection, one transaction per `rowsPerStatement` events.
+ * (a) Database only: the same rows (customers, orders, events with their source position,
+ * predictions, the stored offset) written with big multi-row INSERTs on one connection, one
+ * transaction per `rowsPerStatement` events.
  */
 export async function measureDatabaseOnly(
   db: Database,
@@ -386,7 +387,8 @@ export async function measureDatabaseOnly(
         );
         events.push(
           `(${v(e.event_id)},${v(e.event_time)},${v(e.order_id)},` +
-            `${v(e.customer_customer_id)},${v(data.extraFields[i + j])},${now})`,
+            `${v(e.customer_customer_id)},${v(data.extraFields[i + j])},'ceiling',0,` +
+            `${i + j},${now})`,
         );
         predictions.push(
           `(${v(e.event_id)},${v(e.order_id)},${v(e.customer_customer_id)},` +
@@ -407,11 +409,17 @@ export async function measureDatabaseOnly(
       );
       await connection.query(
         "INSERT INTO table_events (event_id, event_time, order_id, customer_customer_id, " +
-          `extra_fields, ingested_at) VALUES ${events.join(",")}`,
+          "extra_fields, source_topic, source_partition, source_offset, ingested_at) " +
+          `VALUES ${events.join(",")}`,
       );
       await connection.query(
         "INSERT INTO table_predictions (event_id, order_id, customer_customer_id, " +
           `return_proba, model_version, predicted_at) VALUES ${predictions.join(",")}`,
+      );
+      await connection.query(
+        "INSERT INTO pipeline_offsets (consumer_group, topic, partition_id, next_offset, " +
+          `updated_at) VALUES ('ceiling', 'ceiling', 0, ${i + part.length}, ${now}) ` +
+          "ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), updated_at = VALUES(updated_at)",
       );
       await connection.query("COMMIT");
     }
