@@ -2,7 +2,7 @@
 import type { PipelineConfig } from "./config.ts";
 import { ExitCode, UserError } from "./cli.ts";
 import { log, out, warn } from "./log.ts";
-import { describeError, errorNumber, openDatabase } from "./db.ts";
+import { describeError, errorCode, errorNumber, openDatabase } from "./db.ts";
 import { forgetStoredOffsets } from "./ingest.ts";
 import { maskUrl } from "./config.ts";
 import {
@@ -218,7 +218,11 @@ async function deleteTopics(
  */
 async function forgetOffsets(config: PipelineConfig, topic: string): Promise<boolean> {
   try {
-    const db = await openDatabase(config, { migrate: false, connectTimeoutMs: 5000 });
+    const db = await openDatabase(config, {
+      migrate: false,
+      create: false,
+      connectTimeoutMs: 5000,
+    });
     try {
       const count = await forgetStoredOffsets(db, topic);
       log(`forgot ${count} consumed offset(s) stored for "${topic}" in ${db.target.display}`);
@@ -227,8 +231,8 @@ async function forgetOffsets(config: PipelineConfig, topic: string): Promise<boo
     }
     return true;
   } catch (error) {
-    // No table yet: nothing was ever consumed into this database.
-    if (errorNumber(error) === 1146) return true;
+    // No database or no table yet: nothing was ever consumed into it.
+    if (errorCode(error) === "ER_BAD_DB_ERROR" || errorNumber(error) === 1146) return true;
     const reason = error instanceof UserError ? error.message : describeError(error);
     warn(
       `the consumed offsets stored for "${topic}" in ${maskUrl(config.database.url)} were not ` +

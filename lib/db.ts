@@ -69,6 +69,8 @@ export interface Database {
 export interface OpenOptions {
   /** Apply pending migrations (default true). */
   readonly migrate?: boolean;
+  /** Create the database when it does not exist (default true); else fail with ER_BAD_DB_ERROR. */
+  readonly create?: boolean;
   readonly retry?: Partial<RetryPolicy>;
   readonly onRetry?: RetryHook;
   /** Milliseconds to wait for the server to answer a connection attempt (default 10 s). */
@@ -127,7 +129,7 @@ export async function openDatabase(
   checkFieldLengths(config);
   const target = parseDatabaseUrl(config.database.url);
   const connectTimeout = options.connectTimeoutMs ?? 10_000;
-  await createDatabaseIfMissing(target, connectTimeout);
+  await createDatabaseIfMissing(target, connectTimeout, options.create ?? true);
   const pool = mysql.createPool({
     host: target.host,
     port: target.port,
@@ -202,7 +204,11 @@ function checkFieldLengths(config: PipelineConfig): void {
 }
 
 /** Creates the database if it does not exist; one that exists needs no CREATE privilege. */
-async function createDatabaseIfMissing(target: DatabaseTarget, connectTimeout: number) {
+async function createDatabaseIfMissing(
+  target: DatabaseTarget,
+  connectTimeout: number,
+  create: boolean,
+) {
   const { host, port, user, password, database } = target;
   let connection: mysql.Connection | undefined;
   try {
@@ -217,7 +223,7 @@ async function createDatabaseIfMissing(target: DatabaseTarget, connectTimeout: n
       });
       return;
     } catch (error) {
-      if (errorCode(error) !== "ER_BAD_DB_ERROR") throw error;
+      if (errorCode(error) !== "ER_BAD_DB_ERROR" || !create) throw error;
     }
     connection = await mysql.createConnection({ host, port, user, password, connectTimeout });
     await connection.query(

@@ -1,7 +1,7 @@
 import assert from "assert";
 import { loadConfig } from "../lib/config.ts";
 import { connectAdmin, groupOffsets } from "../lib/kafka.ts";
-import { openDatabase } from "../lib/db.ts";
+import { errorCode, openDatabase } from "../lib/db.ts";
 import { storedOffsets } from "../lib/ingest.ts";
 import {
   dropDatabase,
@@ -142,6 +142,11 @@ Deno.test("admin create, list, describe and delete a topic as kcat sees it", asy
     assert.equal(deleted.code, 0, deleted.stderr);
     assert.match(deleted.stderr, new RegExp(`deleted topic "${topic}"`));
     assert.equal(await kcatPartitions(topic), 0);
+    // Nothing was ever consumed: forgetting the stored offsets must not create the database.
+    await assert.rejects(
+      openDatabase(await loadConfig(config), { create: false, migrate: false }),
+      (error: Error) => errorCode(error) === "ER_BAD_DB_ERROR",
+    );
     const missing = await admin(["delete", "--config", config]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, new RegExp(`^error: Cannot delete topic "${topic}": it does not`));
