@@ -262,9 +262,9 @@ export const pipelineSpec: Spec = {
         max_fetch_bytes: {
           kind: "integer",
           description:
-            "Compressed bytes fetched per partition at a time: bounds a batch (about 2,400 " +
-            "gzip'ed events per 256 KiB) and so the consumer's memory.",
-          default: 262144,
+            "Compressed bytes fetched per partition at a time: bounds a batch (about 4,800 " +
+            "gzip'ed events per 512 KiB) and so the consumer's memory.",
+          default: 524288,
           min: 1024,
           max: 104857600,
         },

@@ -71,7 +71,10 @@ Deno.test("bench.ts --events 2000 writes every figure, checks counts and cleans 
     // The naive run wrote its own events into the drain's database, after the drain's.
     assert.equal(json.naive.countsOk, true);
     assert.equal(json.naive.tableEventsBefore, json.drain.counts.events);
-    assert.equal(json.settings.consumerMaxFetchBytes, 262144);
+    assert.equal(
+      json.settings.consumerMaxFetchBytes,
+      (await loadConfig(repoConfigPath)).consumer.maxFetchBytes,
+    );
     assert.equal(json.live.length, 3);
     assert.ok(json.live.every((l: { countsOk: boolean }) => l.countsOk));
     // Shares of the consumer's time add up to the whole.
