@@ -16,32 +16,15 @@ import { ingestBatch } from "../lib/ingest.ts";
 import type { ValidEvent } from "../lib/validate.ts";
 import { dropDatabase, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
+import { queryRows, withTestDatabase } from "./_database.ts";
 import { guideEvent, validEvent } from "./_fixtures.ts";
 
 /** A config of its own database; `run` gets it open and the database is dropped after. */
-async function withDatabase(
+function withDatabase(
   run: (db: Database, config: PipelineConfig, name: string) => Promise<void>,
   options: { migrate?: boolean } = {},
 ): Promise<void> {
-  await ensureServices();
-  const name = uniqueName("dbtest");
-  const config = await loadConfig(await writeTestConfig({ database: name }));
-  const db = await openDatabase(config, { migrate: options.migrate });
-  try {
-    await run(db, config, name);
-  } finally {
-    await db.close();
-    await dropDatabase(name);
-  }
-}
-
-async function rows<T = Record<string, unknown>>(
-  db: Database,
-  query: string,
-  params: unknown[] = [],
-) {
-  const [result] = await db.pool.query(query, params);
-  return result as T[];
+  return withTestDatabase("dbtest", run, options);
 }
 
 function event(id: string, overrides: Record<string, ValidEvent[string]> = {}): ValidEvent {
@@ -151,13 +134,13 @@ Deno.test("withRetry() retries a transient failure with backoff and gives up aft
 
 Deno.test("openDatabase() creates the database, and migrations run twice are idempotent", async () => {
   await withDatabase(async (db, _config, name) => {
-    const [schema] = await rows<{ cs: string }>(
+    const [schema] = await queryRows<{ cs: string }>(
       db,
       "SELECT default_character_set_name AS cs FROM information_schema.schemata WHERE schema_name = ?",
       [name],
     );
     assert.equal(schema.cs, "utf8mb4");
-    const tables = (await rows<{ t: string }>(
+    const tables = (await queryRows<{ t: string }>(
       db,
       "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
       [name],
@@ -173,7 +156,7 @@ Deno.test("openDatabase() creates the database, and migrations run twice are ide
     assert.deepEqual(await applyMigrations(db), [], "second run applies nothing");
     const status = await migrationStatus(db);
     assert.ok(status.length >= 1 && status.every((m) => m.applied));
-    assert.equal((await rows(db, "SELECT * FROM __drizzle_migrations")).length, status.length);
+    assert.equal((await queryRows(db, "SELECT * FROM __drizzle_migrations")).length, status.length);
   });
 });
 
@@ -187,7 +170,7 @@ Deno.test("openDatabase() resumes a migration interrupted half-way", async () =>
     for (const statement of statements.slice(0, half)) await db.pool.query(statement);
 
     assert.deepEqual(await applyMigrations(db), ["0000_init", "0001_extra_fields"]);
-    const fks = await rows<{ name: string }>(
+    const fks = await queryRows<{ name: string }>(
       db,
       "SELECT constraint_name AS name FROM information_schema.referential_constraints " +
         "WHERE constraint_schema = DATABASE() ORDER BY 1",
@@ -200,7 +183,7 @@ Deno.test("openDatabase() resumes a migration interrupted half-way", async () =>
       "fk_predictions_event",
       "fk_predictions_order",
     ]);
-    const indexes = await rows<{ name: string }>(
+    const indexes = await queryRows<{ name: string }>(
       db,
       "SELECT DISTINCT index_name AS name FROM information_schema.statistics " +
         "WHERE table_schema = DATABASE() AND index_name LIKE 'ix\\_%' ORDER BY 1",
@@ -252,7 +235,7 @@ Deno.test("0001_extra_fields keeps the keys without a column of stored events, r
       for (const statement of statements.slice(0, k)) await db.pool.query(statement);
 
       assert.deepEqual(await applyMigrations(db), ["0001_extra_fields"], `after ${k} statement(s)`);
-      const stored = await rows<{ id: string; extra: string | null }>(
+      const stored = await queryRows<{ id: string; extra: string | null }>(
         db,
         "SELECT event_id AS id, extra_fields AS extra FROM table_events ORDER BY event_id",
       );
@@ -261,7 +244,7 @@ Deno.test("0001_extra_fields keeps the keys without a column of stored events, r
         [["e1", null], ["e2", { coupon: "WELCOME", gift: { wrap: true } }]],
         `after ${k} statement(s)`,
       );
-      const [payload] = await rows<{ n: number }>(
+      const [payload] = await queryRows<{ n: number }>(
         db,
         "SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_schema = DATABASE() " +
           "AND table_name = 'table_events' AND column_name = 'payload'",
@@ -303,7 +286,7 @@ Deno.test("the guide's SQL checks run verbatim and return what they promise", as
 
     const counts: Record<string, number> = {};
     for (const table of ["table_customers", "table_orders", "table_events", "table_predictions"]) {
-      const [row] = await rows(db, `SELECT COUNT(*) FROM ${table};`);
+      const [row] = await queryRows(db, `SELECT COUNT(*) FROM ${table};`);
       counts[table] = Number(Object.values(row)[0]);
     }
     assert.deepEqual(counts, {
@@ -317,7 +300,7 @@ Deno.test("the guide's SQL checks run verbatim and return what they promise", as
 FROM table_predictions
 ORDER BY event_id DESC
 LIMIT 10;`;
-    const found = await rows(db, latest);
+    const found = await queryRows(db, latest);
     assert.deepEqual(
       found.map((r) => r.event_id),
       ids.slice(-10).reverse(),
@@ -331,7 +314,7 @@ LIMIT 10;`;
     assert.equal(found[0].order_id, "o-evt-024");
     assert.equal(found[0].return_proba, 0.4);
     // Served by the primary key read backwards, not by sorting the table.
-    const [plan] = await rows<{ key: string; Extra: string }>(db, `EXPLAIN ${latest}`);
+    const [plan] = await queryRows<{ key: string; Extra: string }>(db, `EXPLAIN ${latest}`);
     assert.equal(plan.key, "PRIMARY");
     assert.ok(!/filesort/i.test(plan.Extra ?? ""), plan.Extra);
   });
@@ -347,7 +330,7 @@ Deno.test("money is stored as exact DECIMAL(12,2)", async () => {
         order_order_total: i === 0 ? 9999999999.99 : 1.005,
       }));
     await ingestBatch(db, batchOf(events));
-    const [sum] = await rows(
+    const [sum] = await queryRows(
       db,
       "SELECT SUM(order_basket_value) AS basket, SUM(order_shipping_fee) AS shipping, " +
         "SUM(order_discount) AS discount FROM table_orders",
@@ -359,7 +342,7 @@ Deno.test("money is stored as exact DECIMAL(12,2)", async () => {
     });
     assert.equal(one.order_order_total, "1.01", "the decimal text 1.005 rounds half up");
     assert.equal(one.order_discount, "19.99");
-    const [big] = await rows(
+    const [big] = await queryRows(
       db,
       "SELECT order_order_total AS t FROM table_orders WHERE order_id = 'o-m0'",
     );
@@ -371,7 +354,7 @@ Deno.test("times are stored in UTC and read back as the same instant", async () 
   await withDatabase(async (db) => {
     const at = new Date("2026-03-29T01:30:00.123Z"); // inside a European DST change
     await ingestBatch(db, batchOf([event("t1", { event_time: at })]));
-    const [text] = await rows(
+    const [text] = await queryRows(
       db,
       "SELECT CAST(event_time AS CHAR) AS t, @@session.time_zone AS tz, " +
         "TIMESTAMPDIFF(SECOND, ingested_at, UTC_TIMESTAMP()) AS age FROM table_events",

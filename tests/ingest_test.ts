@@ -9,38 +9,17 @@ import {
 } from "../lib/db.ts";
 import { existingEventIds, type IngestBatch, ingestBatch, storedOffsets } from "../lib/ingest.ts";
 import { extraFields, type ValidEvent } from "../lib/validate.ts";
-import { dropDatabase, uniqueName, writeTestConfig } from "./_helpers.ts";
-import { ensureServices } from "./_services.ts";
+import { writeTestConfig } from "./_helpers.ts";
+import { queryRows, withTestDatabase } from "./_database.ts";
 import { guideEvent, validEvent } from "./_fixtures.ts";
 
 /** Opens a database of its own for `run` and drops it after. */
-async function withDatabase(
-  run: (db: Database) => Promise<void>,
-  options: OpenOptions = {},
-): Promise<void> {
-  await ensureServices();
-  const name = uniqueName("ingesttest");
-  const config = await loadConfig(await writeTestConfig({ database: name }));
-  const db = await openDatabase(config, options);
-  try {
-    await run(db);
-  } finally {
-    await db.close();
-    await dropDatabase(name);
-  }
-}
-
-async function rows<T = Record<string, unknown>>(
-  db: Database,
-  query: string,
-  params: unknown[] = [],
-) {
-  const [result] = await db.pool.query(query, params);
-  return result as T[];
+function withDatabase(run: (db: Database) => Promise<void>, options: OpenOptions = {}) {
+  return withTestDatabase("ingesttest", run, options);
 }
 
 async function count(db: Database, table: string): Promise<number> {
-  const [row] = await rows<{ n: number }>(db, `SELECT COUNT(*) AS n FROM ${table}`);
+  const [row] = await queryRows<{ n: number }>(db, `SELECT COUNT(*) AS n FROM ${table}`);
   return Number(row.n);
 }
 
@@ -78,7 +57,7 @@ function batchOf(
 async function blockedUpsert(db: Database): Promise<number> {
   let previous: number | undefined;
   for (let i = 0; i < 400; i++) {
-    const [row] = await rows<{ id: number }>(
+    const [row] = await queryRows<{ id: number }>(
       db,
       "SELECT id FROM information_schema.processlist WHERE db = DATABASE() " +
         "AND id <> CONNECTION_ID() AND info LIKE 'insert into `table_customers`%'",
@@ -119,7 +98,7 @@ Deno.test("ingestBatch() writes customers, orders, events, predictions and offse
     assert.deepEqual(result, { inserted: ["e1", "e2"], duplicates: [] });
     assert.equal(await count(db, "table_customers"), 1);
     assert.equal(await count(db, "table_orders"), 2);
-    const stored = await rows(
+    const stored = await queryRows(
       db,
       "SELECT event_id, order_id, customer_customer_id, source_topic, source_partition, " +
         "source_offset, extra_fields FROM table_events ORDER BY event_id",
@@ -134,7 +113,10 @@ Deno.test("ingestBatch() writes customers, orders, events, predictions and offse
       coupon_code: "WELCOME",
       note: "what? ?? \\ 'single' \"double\" ünïcode 🚀 ; DROP TABLE x; --",
     });
-    const [prediction] = await rows(db, "SELECT * FROM table_predictions WHERE event_id = 'e2'");
+    const [prediction] = await queryRows(
+      db,
+      "SELECT * FROM table_predictions WHERE event_id = 'e2'",
+    );
     assert.equal(prediction.return_proba, 0.75);
     assert.equal(prediction.model_version, "sha256:test");
     assert.equal(prediction.customer_customer_id, "c-e1");
@@ -159,17 +141,23 @@ Deno.test("ingestBatch() with duplicates skip leaves a stored event, its order, 
     });
     const result = await ingestBatch(db, batchOf([changed, event("e2")], { probability: 0.9 }));
     assert.deepEqual(result, { inserted: ["e2"], duplicates: ["e1"] });
-    const [customer] = await rows(
+    const [customer] = await queryRows(
       db,
       "SELECT * FROM table_customers WHERE customer_customer_id = 'c-e1'",
     );
     assert.equal(customer.customer_country, "FR");
-    const [order] = await rows(db, "SELECT * FROM table_orders WHERE order_id = 'o-e1'");
+    const [order] = await queryRows(db, "SELECT * FROM table_orders WHERE order_id = 'o-e1'");
     assert.equal(order.order_n_items, 3);
     assert.equal(order.order_device, "mobile");
-    const [prediction] = await rows(db, "SELECT * FROM table_predictions WHERE event_id = 'e1'");
+    const [prediction] = await queryRows(
+      db,
+      "SELECT * FROM table_predictions WHERE event_id = 'e1'",
+    );
     assert.equal(prediction.return_proba, 0.1);
-    const [stored] = await rows(db, "SELECT extra_fields FROM table_events WHERE event_id = 'e1'");
+    const [stored] = await queryRows(
+      db,
+      "SELECT extra_fields FROM table_events WHERE event_id = 'e1'",
+    );
     assert.equal(stored.extra_fields, null);
     assert.equal(await count(db, "table_predictions"), 2);
   });
@@ -190,22 +178,25 @@ Deno.test("ingestBatch() with duplicates update overwrites the stored event, ord
       batchOf([changed, event("e2")], { probability: 0.9, duplicates: "update" }),
     );
     assert.deepEqual(result, { inserted: ["e2"], duplicates: ["e1"] });
-    const [customer] = await rows(
+    const [customer] = await queryRows(
       db,
       "SELECT * FROM table_customers WHERE customer_customer_id = 'c-e1'",
     );
     assert.equal(customer.customer_country, "DE");
-    const [order] = await rows(db, "SELECT * FROM table_orders WHERE order_id = 'o-e1'");
+    const [order] = await queryRows(db, "SELECT * FROM table_orders WHERE order_id = 'o-e1'");
     assert.equal(order.order_n_items, 9);
     assert.equal(order.order_is_returned, 1);
-    const [stored] = await rows(
+    const [stored] = await queryRows(
       db,
       "SELECT CAST(event_time AS CHAR) AS t, extra_fields FROM table_events WHERE event_id = 'e1'",
     );
     assert.equal(stored.t, "2026-02-03 00:00:00.000");
     // The new version's extra fields replace the old ones (coupon_code is gone).
     assert.deepEqual(JSON.parse(String(stored.extra_fields)), { gift_wrap: true });
-    const [prediction] = await rows(db, "SELECT * FROM table_predictions WHERE event_id = 'e1'");
+    const [prediction] = await queryRows(
+      db,
+      "SELECT * FROM table_predictions WHERE event_id = 'e1'",
+    );
     assert.equal(prediction.return_proba, 0.9);
   });
 });
@@ -216,7 +207,7 @@ Deno.test("ingestBatch() keeps the first of an event_id repeated in a batch with
     const second = event("e1", { order_n_items: 2 });
     const skip = await ingestBatch(db, batchOf([first, event("e2"), second]));
     assert.deepEqual(skip, { inserted: ["e1", "e2"], duplicates: ["e1"] });
-    const [kept] = await rows(
+    const [kept] = await queryRows(
       db,
       "SELECT order_n_items AS n FROM table_orders WHERE order_id = 'o-e1'",
     );
@@ -229,7 +220,7 @@ Deno.test("ingestBatch() keeps the first of an event_id repeated in a batch with
       }),
     );
     assert.deepEqual(update, { inserted: ["e3"], duplicates: ["e3"] });
-    const [last] = await rows(
+    const [last] = await queryRows(
       db,
       "SELECT order_n_items AS n FROM table_orders WHERE order_id = 'o-e3'",
     );
@@ -282,13 +273,13 @@ Deno.test("ingestBatch() stores the offsets of a batch without events", async ()
 
 Deno.test("ingestBatch() splits a batch bigger than the server's packet limit", async () => {
   await withDatabase(async (db) => {
-    const [limit] = await rows<{ max: number }>(db, "SELECT @@max_allowed_packet AS max");
+    const [limit] = await queryRows<{ max: number }>(db, "SELECT @@max_allowed_packet AS max");
     const note = "x".repeat(60_000);
     const size = Math.ceil(Number(limit.max) / note.length) + 10;
     const events = Array.from({ length: size }, (_, i) => event(`big${i}`, { note }));
     const result = await ingestBatch(db, batchOf(events));
     assert.equal(result.inserted.length, size);
-    const [total] = await rows<{ bytes: number }>(
+    const [total] = await queryRows<{ bytes: number }>(
       db,
       "SELECT SUM(LENGTH(extra_fields)) AS bytes FROM table_events",
     );

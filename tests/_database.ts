@@ -1,0 +1,33 @@
+/** A throw-away database per test, and raw queries against it. */
+import { loadConfig, type PipelineConfig } from "../lib/config.ts";
+import { type Database, openDatabase, type OpenOptions } from "../lib/db.ts";
+import { dropDatabase, uniqueName, writeTestConfig } from "./_helpers.ts";
+import { ensureServices } from "./_services.ts";
+
+/** Opens a database of its own (named `<prefix>_...`) for `run` and drops it after. */
+export async function withTestDatabase(
+  prefix: string,
+  run: (db: Database, config: PipelineConfig, name: string) => Promise<void>,
+  options: OpenOptions = {},
+): Promise<void> {
+  await ensureServices();
+  const name = uniqueName(prefix);
+  const config = await loadConfig(await writeTestConfig({ database: name }));
+  const db = await openDatabase(config, options);
+  try {
+    await run(db, config, name);
+  } finally {
+    await db.close();
+    await dropDatabase(name);
+  }
+}
+
+/** Rows of a raw SQL query. */
+export async function queryRows<T = Record<string, unknown>>(
+  db: Database,
+  query: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const [result] = await db.pool.query(query, params);
+  return result as T[];
+}
