@@ -192,3 +192,54 @@ export function buildModel(spec: ModelSpec): Uint8Array {
   }
   return model.finish();
 }
+
+/**
+ * A binary classifier the way training writes it: `body` turns the `[N, cols]` input into a
+ * float64 tensor named "logit"; Sigmoid then gives `[N, 2]` float64 probabilities, the
+ * returned class in column `returnedColumn`.
+ */
+export function binaryClassifierModel(options: {
+  input: string;
+  inputType: "float32" | "float64";
+  cols: number;
+  output: string;
+  returnedColumn: 0 | 1;
+  opsets: Readonly<Record<string, number>>;
+  initializers: readonly TensorSpec[];
+  body: readonly NodeSpec[];
+  docString?: string;
+  metadata?: Readonly<Record<string, string>>;
+}): Uint8Array {
+  const p = "p_returned";
+  const q = "p_kept";
+  return buildModel({
+    graphName: "return_model",
+    producerName: "order-pipeline-train",
+    producerVersion: "1",
+    docString: options.docString,
+    metadata: options.metadata,
+    opsets: options.opsets,
+    inputs: [{
+      name: options.input,
+      type: { tensor: options.inputType, dims: ["N", options.cols] },
+    }],
+    outputs: [{ name: options.output, type: { tensor: "float64", dims: ["N", 2] } }],
+    initializers: [...options.initializers, {
+      name: "one",
+      type: "float64",
+      dims: [1],
+      values: [1],
+    }],
+    nodes: [
+      ...options.body,
+      { op: "Sigmoid", inputs: ["logit"], outputs: [p] },
+      { op: "Sub", inputs: ["one", p], outputs: [q] },
+      {
+        op: "Concat",
+        inputs: options.returnedColumn === 1 ? [q, p] : [p, q],
+        outputs: [options.output],
+        attrs: { axis: { int: 1 } },
+      },
+    ],
+  });
+}

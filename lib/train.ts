@@ -15,7 +15,7 @@ import {
   inputWidth,
   withDefaults,
 } from "./features.ts";
-import { buildModel } from "./onnx_build.ts";
+import { binaryClassifierModel } from "./onnx_build.ts";
 import { generateEvents, trueReturnProbability } from "./generate.ts";
 import { Random } from "./_random.ts";
 import { cardPathFor, openReturnModel } from "./model.ts";
@@ -165,38 +165,22 @@ export function logisticOnnx(model: LogisticModel, options: {
   metadata?: Record<string, string>;
 }): Uint8Array {
   const d = model.weights.length;
-  const p = "p_returned";
-  const q = "p_kept";
-  return buildModel({
-    graphName: "return_model",
-    producerName: "order-pipeline-train",
-    producerVersion: "1",
-    docString: options.docString,
-    metadata: options.metadata,
+  return binaryClassifierModel({
+    ...options,
+    cols: d,
     opsets: { "": 17 },
-    inputs: [{ name: options.input, type: { tensor: options.inputType, dims: ["N", d] } }],
-    outputs: [{ name: options.output, type: { tensor: "float64", dims: ["N", 2] } }],
     initializers: [
       { name: "mean", type: "float64", dims: [d], values: model.mean },
       { name: "std", type: "float64", dims: [d], values: model.std },
       { name: "weights", type: "float64", dims: [d, 1], values: model.weights },
       { name: "bias", type: "float64", dims: [1], values: [model.bias] },
-      { name: "one", type: "float64", dims: [1], values: [1] },
     ],
-    nodes: [
+    body: [
       { op: "Cast", inputs: [options.input], outputs: ["x64"], attrs: { to: { int: 11 } } },
       { op: "Sub", inputs: ["x64", "mean"], outputs: ["centred"] },
       { op: "Div", inputs: ["centred", "std"], outputs: ["scaled"] },
       { op: "MatMul", inputs: ["scaled", "weights"], outputs: ["dot"] },
       { op: "Add", inputs: ["dot", "bias"], outputs: ["logit"] },
-      { op: "Sigmoid", inputs: ["logit"], outputs: [p] },
-      { op: "Sub", inputs: ["one", p], outputs: [q] },
-      {
-        op: "Concat",
-        inputs: options.returnedColumn === 1 ? [q, p] : [p, q],
-        outputs: [options.output],
-        attrs: { axis: { int: 1 } },
-      },
     ],
   });
 }

@@ -6,7 +6,7 @@
  * when x <= threshold: onnxruntime compares the same float32 numbers, so a row takes the same
  * path in training and in serving.
  */
-import { buildModel } from "./onnx_build.ts";
+import { binaryClassifierModel } from "./onnx_build.ts";
 
 /** One tree node: a leaf value, or a split on `feature` at `threshold`. */
 export type TreeNode =
@@ -239,19 +239,12 @@ export function ensembleOnnx(model: TreeEnsemble, options: {
     };
     visit(tree);
   }
-  const p = "p_returned";
-  const q = "p_kept";
-  return buildModel({
-    graphName: "return_model",
-    producerName: "order-pipeline-train",
-    producerVersion: "1",
-    docString: options.docString,
-    metadata: options.metadata,
+  return binaryClassifierModel({
+    ...options,
+    inputType: "float32",
     opsets: { "": 17, "ai.onnx.ml": 3 },
-    inputs: [{ name: options.input, type: { tensor: "float32", dims: ["N", options.cols] } }],
-    outputs: [{ name: options.output, type: { tensor: "float64", dims: ["N", 2] } }],
-    initializers: [{ name: "one", type: "float64", dims: [1], values: [1] }],
-    nodes: [
+    initializers: [],
+    body: [
       {
         op: "TreeEnsembleRegressor",
         domain: "ai.onnx.ml",
@@ -276,14 +269,6 @@ export function ensembleOnnx(model: TreeEnsemble, options: {
         },
       },
       { op: "Cast", inputs: ["logit32"], outputs: ["logit"], attrs: { to: { int: 11 } } },
-      { op: "Sigmoid", inputs: ["logit"], outputs: [p] },
-      { op: "Sub", inputs: ["one", p], outputs: [q] },
-      {
-        op: "Concat",
-        inputs: options.returnedColumn === 1 ? [q, p] : [p, q],
-        outputs: [options.output],
-        attrs: { axis: { int: 1 } },
-      },
     ],
   });
 }
