@@ -1,9 +1,8 @@
 /** `deno task generate`: writes synthetic order events as JSON Lines. */
-import { relative } from "node:path";
 import { numberFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
 import { loadConfig } from "./lib/config.ts";
 import { writeEventsFile } from "./lib/generate.ts";
-import { log, out } from "./lib/log.ts";
+import { displayPath, log, out } from "./lib/log.ts";
 
 const HELP = `Writes synthetic e-commerce order events (JSON Lines), reproducibly from a seed.
 
@@ -57,8 +56,7 @@ async function main(): Promise<number> {
   const started = performance.now();
   const stats = await writeEventsFile(path, options);
   const seconds = (performance.now() - started) / 1000;
-  const near = path === "-" ? "stdout" : relative(Deno.cwd(), path);
-  const shown = !near || near.startsWith("..") ? path : near;
+  const shown = path === "-" ? "stdout" : displayPath(path);
   const pct = (n: number, d: number) => d ? `${(100 * n / d).toFixed(1)}%` : "n/a";
   log(
     `generated ${stats.lines} lines (${stats.bytes} bytes) to ${shown} in ${

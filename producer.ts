@@ -1,9 +1,8 @@
 /** `deno task produce`: sends a JSON Lines file of order events to Kafka. */
-import { relative } from "node:path";
 import { ExitCode, numberFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
 import { loadConfig } from "./lib/config.ts";
 import { PRODUCER_COMPRESSIONS } from "./lib/kafka.ts";
-import { log, out } from "./lib/log.ts";
+import { displayPath, log, out } from "./lib/log.ts";
 import { exitCodeOf, produceFile, summarize } from "./lib/produce.ts";
 
 const HELP = `Sends a JSON Lines file to Kafka: one message per line, key = event_id.
@@ -59,11 +58,11 @@ async function main(): Promise<number> {
   }
   const config = await loadConfig(values.config);
   const file = values.file ?? config.producer.file;
-  const near = file === "-" ? "stdin" : relative(Deno.cwd(), file);
+
   const topic = values.topic ?? config.kafka.topic;
   const result = await produceFile(config, {
     file,
-    displayName: !near || near.startsWith("..") ? file : near,
+    displayName: file === "-" ? "stdin" : displayPath(file),
     topic,
     limit,
     rate,

@@ -62,6 +62,14 @@ export async function runBenchmark(options: BenchOptions) {
   const databases = [base, `${base}_ceiling`, `${base}_live`];
   const admin = await connectAdmin(config.kafka);
   const opened: Database[] = [];
+  // Every benchmark topic has the configured layout.
+  const createBenchTopic = (topic: string) =>
+    createTopic(admin, {
+      topic,
+      partitions: config.kafka.partitions,
+      replicationFactor: config.kafka.replicationFactor,
+      timeoutMs: 30_000,
+    });
   const open = async (database: string) => {
     const { config: c } = await writeConfig(options.configPath, dir, {
       ...drainTarget,
@@ -87,12 +95,7 @@ export async function runBenchmark(options: BenchOptions) {
     generated.length = 0;
     const file = join(dir, "events.jsonl");
     await Deno.writeTextFile(file, lines.join("\n") + "\n");
-    await createTopic(admin, {
-      topic: base,
-      partitions: config.kafka.partitions,
-      replicationFactor: config.kafka.replicationFactor,
-      timeoutMs: 30_000,
-    });
+    await createBenchTopic(base);
 
     log("producer: filling the topic");
     const producer = await measureProducer(config, file, options.events);
@@ -143,12 +146,7 @@ export async function runBenchmark(options: BenchOptions) {
     const naiveTarget: Target = { topic: `${base}_naive`, group: `${base}_naive`, database: base };
     topics.push(naiveTarget.topic);
     const naiveConfig = await writeConfig(options.configPath, dir, naiveTarget, options.overrides);
-    await createTopic(admin, {
-      topic: naiveTarget.topic,
-      partitions: config.kafka.partitions,
-      replicationFactor: config.kafka.replicationFactor,
-      timeoutMs: 30_000,
-    });
+    await createBenchTopic(naiveTarget.topic);
     const naiveFile = join(dir, "naive.jsonl");
     const naiveLines = [...generateEvents({ events: naiveCount, seed: options.seed + 100 })]
       .map((e) => JSON.stringify(e));
@@ -227,12 +225,7 @@ export async function runBenchmark(options: BenchOptions) {
         topics.push(target.topic, `${target.topic}.dlq`);
         groups.push(target.group);
         const liveConfig = await writeConfig(options.configPath, dir, target, options.overrides);
-        await createTopic(admin, {
-          topic: target.topic,
-          partitions: config.kafka.partitions,
-          replicationFactor: config.kafka.replicationFactor,
-          timeoutMs: 30_000,
-        });
+        await createBenchTopic(target.topic);
         const rate = drainRate * fraction;
         const count = Math.max(1, Math.round(rate * options.liveSeconds));
         const messages = [

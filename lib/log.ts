@@ -1,4 +1,5 @@
 /** Log lines go to stderr so that stdout carries only data. */
+import { relative } from "node:path";
 
 const encoder = new TextEncoder();
 
@@ -15,4 +16,10 @@ export function warn(message: string): void {
 /** Writes one line of data to stdout. */
 export function out(line: string): void {
   Deno.stdout.writeSync(encoder.encode(line + "\n"));
+}
+
+/** A path as users read it: relative to the working directory unless it lies outside it. */
+export function displayPath(path: string): string {
+  const rel = relative(Deno.cwd(), path);
+  return rel && !rel.startsWith("..") ? rel : path;
 }

@@ -5,10 +5,9 @@
  */
 import * as ort from "onnxruntime-node";
 import { createHash } from "node:crypto";
-import { relative } from "node:path";
 import type { FieldConfig, PipelineConfig } from "./config.ts";
 import { UserError } from "./cli.ts";
-import { warn } from "./log.ts";
+import { displayPath, warn } from "./log.ts";
 import { encodeInput, type EventRecord, inputWidth, mappingProblems } from "./features.ts";
 import {
   exposeZipMapInput,
@@ -64,11 +63,6 @@ export function cardPathFor(modelPath: string): string {
   return modelPath.replace(/\.onnx$/i, "") + ".card.json";
 }
 
-function display(path: string): string {
-  const rel = relative(Deno.cwd(), path);
-  return rel && !rel.startsWith("..") ? rel : path;
-}
-
 /** The model's card, if one exists and was written for these very bytes. */
 async function readCard(modelPath: string, sha256: string): Promise<ModelCard | undefined> {
   let text: string;
@@ -83,7 +77,9 @@ async function readCard(modelPath: string, sha256: string): Promise<ModelCard | 
     if (typeof card?.name === "string" && typeof card?.version === "string") {
       if (typeof card.model_sha256 !== "string" || card.model_sha256 === sha256) return card;
       // A card left behind by another model would give this one a false version.
-      warn(`model card "${display(cardPathFor(modelPath))}" describes another model file: ignored`);
+      warn(
+        `model card "${displayPath(cardPathFor(modelPath))}" describes another model file: ignored`,
+      );
       return undefined;
     }
   } catch {
@@ -91,7 +87,7 @@ async function readCard(modelPath: string, sha256: string): Promise<ModelCard | 
   }
   throw new UserError(
     `Cannot use model card "${
-      display(cardPathFor(modelPath))
+      displayPath(cardPathFor(modelPath))
     }": not JSON with "name" and "version"`,
     { hint: "retrain the model or delete the card" },
   );
@@ -239,7 +235,7 @@ export async function inspectModel(
     bytes = await Deno.readFile(path);
   } catch (error) {
     const state = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
-    throw new UserError(`Cannot use model "${display(path)}": ${state}`, {
+    throw new UserError(`Cannot use model "${displayPath(path)}": ${state}`, {
       hint: "train one with `deno task train`, or set model.path in pipeline.yaml",
       cause: error,
     });
@@ -249,7 +245,7 @@ export async function inspectModel(
     info = readModelInfo(bytes);
   } catch (error) {
     throw new UserError(
-      `Cannot use model "${display(path)}": not an ONNX model (${(error as Error).message})`,
+      `Cannot use model "${displayPath(path)}": not an ONNX model (${(error as Error).message})`,
       { cause: error },
     );
   }
@@ -269,7 +265,9 @@ export async function inspectModel(
 
 function problemsError(path: string, problems: readonly string[]): UserError {
   return new UserError(
-    `Cannot use model "${display(path)}": ${problems.length} problem(s): ${problems.join(" ; ")}`,
+    `Cannot use model "${displayPath(path)}": ${problems.length} problem(s): ${
+      problems.join(" ; ")
+    }`,
     {
       hint:
         "align model.inputs / model.output in pipeline.yaml with the model (see `deno task model inspect`)",
@@ -318,8 +316,12 @@ export async function openReturnModel(
   }
   const version = `sha256:${inspection.sha256.slice(0, 16)}` +
     (inspection.card ? `+card:${inspection.card.version}` : "");
-  const inputs = config.model.inputs;
   const fields = config.events.fields;
+  // Everything but the batch size is fixed at load time.
+  const inputs = config.model.inputs.map((input) => ({
+    input,
+    row: plan.ranks[input.name] === 1 ? [] : [inputWidth(input)],
+  }));
   return {
     version,
     path,
@@ -327,10 +329,11 @@ export async function openReturnModel(
       const n = events.length;
       if (n === 0) return new Float64Array(0);
       const feeds: Record<string, ort.Tensor> = {};
-      for (const input of inputs) {
-        const width = inputWidth(input);
-        const dims = plan.ranks[input.name] === 1 ? [n] : [n, width];
-        feeds[input.name] = new ort.Tensor(input.type, encodeInput(events, input, fields), dims);
+      for (const { input, row } of inputs) {
+        feeds[input.name] = new ort.Tensor(input.type, encodeInput(events, input, fields), [
+          n,
+          ...row,
+        ]);
       }
       const result = await session.run(feeds, [plan.fetch]);
       return probabilities(result[plan.fetch], n, plan.column);

@@ -89,14 +89,7 @@ export class ProtoWriter {
   /** The encoded message. */
   finish(): Uint8Array {
     this.#flush();
-    const size = this.#parts.reduce((n, p) => n + p.length, 0);
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const p of this.#parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return concatBytes(this.#parts);
   }
 }
 
