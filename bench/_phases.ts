@@ -3,6 +3,7 @@
  * drain (in a child process), ceilings (database only, Kafka only, model only), the naive
  * one-event-at-a-time baseline and the live latency at a fixed production rate.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import type { PipelineConfig } from "../lib/config.ts";
 import {
@@ -23,7 +24,6 @@ import { CpuSampler, findPid, statusBytes } from "./_proc.ts";
 import type { BatchRecord, ChildOutput } from "./_consumer_child.ts";
 
 const encoder = new TextEncoder();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Events per second over a number of seconds (0 when nothing was timed). */
 export function perSecond(count: number, seconds: number): number {

@@ -4,7 +4,7 @@
 const TICKS_PER_SECOND = 100;
 
 /** CPU seconds (user + system) a process has used so far, or undefined if it is gone. */
-export function cpuSeconds(pid: number): number | undefined {
+function cpuSeconds(pid: number): number | undefined {
   let text: string;
   try {
     text = Deno.readTextFileSync(`/proc/${pid}/stat`);

@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { generateEvents } from "../lib/generate.ts";
 import { connectAdmin, createTopic } from "../lib/kafka.ts";
-import { loadModel } from "../lib/model.ts";
+import { loadModel, type ReturnModel } from "../lib/model.ts";
 import type { Database } from "../lib/db.ts";
 import { log } from "../lib/log.ts";
 import { type Target, uniqueName, writeConfig } from "./_config.ts";
@@ -62,6 +62,7 @@ export async function runBenchmark(options: BenchOptions) {
   const databases = [base, `${base}_ceiling`, `${base}_live`];
   const admin = await connectAdmin(config.kafka);
   const opened: Database[] = [];
+  let model: ReturnModel | undefined;
   // Every benchmark topic has the configured layout.
   const createBenchTopic = (topic: string) =>
     createTopic(admin, {
@@ -153,19 +154,14 @@ export async function runBenchmark(options: BenchOptions) {
     await Deno.writeTextFile(naiveFile, naiveLines.join("\n") + "\n");
     await measureProducer(naiveConfig.config, naiveFile, naiveCount);
     const settled = await waitForFlush(mainDb);
-    const naiveModel = await loadModel(config);
-    let naive;
-    try {
-      naive = await measureNaive(
-        naiveConfig.config,
-        mainDb,
-        naiveModel,
-        naiveTarget.group,
-        naiveCount,
-      );
-    } finally {
-      await naiveModel.close();
-    }
+    model = await loadModel(config);
+    const naive = await measureNaive(
+      naiveConfig.config,
+      mainDb,
+      model,
+      naiveTarget.group,
+      naiveCount,
+    );
     const afterNaive = await countRows(mainDb, naiveTarget.group);
     const naiveFigures = {
       ...naive,
@@ -180,13 +176,11 @@ export async function runBenchmark(options: BenchOptions) {
 
     log("ceilings: model only, Kafka only, database only");
     const data = validateLines(config, lines);
-    const model = await loadModel(config);
-    let modelFigures;
-    try {
-      modelFigures = await measureModel(model, data.events, Math.max(1, Math.round(meanBatch)));
-    } finally {
-      await model.close();
-    }
+    const modelFigures = await measureModel(
+      model,
+      data.events,
+      Math.max(1, Math.round(meanBatch)),
+    );
     const kafkaOnly = await measureKafkaOnly(config, `${base}_kafka`, options.events);
     const ceilingDb = await open(`${base}_ceiling`);
     const databaseOnly = await measureDatabaseOnly(
@@ -312,11 +306,10 @@ export async function runBenchmark(options: BenchOptions) {
     };
   } finally {
     log("cleaning up");
-    for (const db of opened) {
-      for (const name of databases) {
-        await db.pool.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => {});
-      }
-      break;
+    await model?.close().catch(() => {});
+    const [anyDb] = opened;
+    for (const name of anyDb ? databases : []) {
+      await anyDb.pool.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => {});
     }
     for (const db of opened) await db.close().catch(() => {});
     await cleanupKafka(admin, topics, groups).catch((error) =>

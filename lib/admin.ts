@@ -1,10 +1,9 @@
 /** Use cases of `deno task admin`: list, describe, create, delete and reset topics. */
-import type { PipelineConfig } from "./config.ts";
+import { deadLetterTopicOf, maskUrl, type PipelineConfig } from "./config.ts";
 import { ExitCode, UserError } from "./cli.ts";
 import { log, out, warn } from "./log.ts";
 import { describeError, errorCode, errorNumber, openDatabase } from "./db.ts";
 import { forgetStoredOffsets } from "./ingest.ts";
-import { maskUrl } from "./config.ts";
 import {
   type Admin,
   brokerError,
@@ -315,12 +314,6 @@ async function refusal(admin: Admin, error: unknown): Promise<never> {
 function targets(config: PipelineConfig, request: { topic: string; withDlq: boolean }): string[] {
   const dlq = deadLetterTopicOf(config, request.topic);
   return request.withDlq && dlq !== request.topic ? [request.topic, dlq] : [request.topic];
-}
-
-/** kafka.dead_letter_topic, or "<topic>.dlq" when it is left empty (then --name counts). */
-function deadLetterTopicOf(config: PipelineConfig, topic: string): string {
-  const { topic: configured, deadLetterTopic } = config.kafka;
-  return deadLetterTopic === `${configured}.dlq` ? `${topic}.dlq` : deadLetterTopic;
 }
 
 function missingTopic(

@@ -349,7 +349,7 @@ function show(value: unknown): string {
 }
 
 /** Replaces ${VAR} and ${VAR:-default}; `$$` is a literal `$`. */
-export function interpolate(
+function interpolate(
   text: string,
   env: (name: string) => string | undefined,
 ): { value: string } | { missing: string } {
@@ -509,6 +509,15 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/**
+ * The dead-letter topic of `topic`: kafka.dead_letter_topic, or "<topic>.dlq" when that key is
+ * left empty, so that a derived dead-letter topic follows a topic given on the command line.
+ */
+export function deadLetterTopicOf(config: PipelineConfig, topic: string): string {
+  const { topic: configured, deadLetterTopic } = config.kafka;
+  return deadLetterTopic === `${configured}.dlq` ? `${topic}.dlq` : deadLetterTopic;
 }
 
 /** The URL with its password replaced by ****, safe to log. */

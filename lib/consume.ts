@@ -6,7 +6,8 @@
  * as its rows, so a message redelivered after a crash (its Kafka offset was not committed
  * yet) is recognised by its offset and skipped.
  */
-import { maskUrl, type PipelineConfig } from "./config.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { deadLetterTopicOf, maskUrl, type PipelineConfig } from "./config.ts";
 import { UserError } from "./cli.ts";
 import { log, out, warn } from "./log.ts";
 import {
@@ -15,6 +16,7 @@ import {
   type Consumer,
   createConsumer,
   createKafka,
+  createProducer,
   type EachBatchPayload,
   groupOffsets,
   type KafkaMessage,
@@ -76,18 +78,12 @@ export interface ConsumeStats {
 /** The consumer settings after flags were applied. */
 export function consumeSettings(config: PipelineConfig, options: ConsumeOptions) {
   const topic = options.topic ?? config.kafka.topic;
-  const defaultDlq = `${config.kafka.topic}.dlq`;
   return {
     topic,
     group: options.group ?? config.kafka.consumerGroup,
-    // A dead-letter topic derived from the topic follows --topic; an explicit one stays.
-    deadLetterTopic: config.kafka.deadLetterTopic === defaultDlq
-      ? `${topic}.dlq`
-      : config.kafka.deadLetterTopic,
+    deadLetterTopic: deadLetterTopicOf(config, topic),
   };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs the consumer until stopped, idle (untilIdleMs) or maxEvents; returns its counters. */
 export async function consume(
@@ -131,7 +127,8 @@ export async function consume(
       deadLetterTopic,
       partitions,
     });
-    const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
+    // Dead letters are acknowledged by every in-sync replica before their offsets are stored.
+    const producer = createProducer(kafka, { acks: "all", compression: "none" });
     await producer.connect().catch((error) => {
       throw brokerError(config.kafka, error);
     });
@@ -186,7 +183,6 @@ class ConsumerRun {
   /** Stored offsets found beyond the end of their partition: left by an older topic. */
   private readonly staleStored = new Map<number, string>();
   private inFlight = 0;
-  private lastActivity = Date.now();
   /** Start of the first batch and end of the last one: the drain rate's time window. */
   private busy: { from: number; to: number } | undefined;
   private stopping = false;
@@ -364,7 +360,7 @@ class ConsumerRun {
         if (lag !== 0 || this.inFlight) {
           zeroSince = undefined;
         } else {
-          zeroSince = Math.max(zeroSince ?? now, this.lastActivity);
+          zeroSince = Math.max(zeroSince ?? now, this.busy?.to ?? 0);
           if (now - zeroSince >= idleMs) this.finish();
         }
       } catch (error) {
@@ -398,7 +394,7 @@ class ConsumerRun {
       return;
     } finally {
       this.inFlight--;
-      this.lastActivity = this.busy.to = Date.now();
+      this.busy.to = Date.now();
     }
     if (this.options.maxEvents !== undefined && this.stats.messages >= this.options.maxEvents) {
       this.finish();
@@ -468,7 +464,6 @@ class ConsumerRun {
             unique,
             repeated,
             inserted: [],
-            duplicates: [],
             probabilities: new Float64Array(0),
           };
           return;
@@ -509,7 +504,6 @@ class ConsumerRun {
           unique,
           repeated,
           inserted: result.inserted,
-          duplicates: result.duplicates,
           probabilities,
         };
       },
@@ -627,7 +621,6 @@ interface BatchOutcome {
   unique: Accepted[];
   repeated: Accepted[];
   inserted: readonly string[];
-  duplicates: readonly string[];
   probabilities: Float64Array;
 }
 

@@ -3,6 +3,7 @@
  * handle, versioned migrations and the retry policy for transient failures.
  * Together with schema.ts, the only importer of mysql2 and drizzle-orm.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import mysql from "mysql2/promise";
 import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
 import { migrate } from "drizzle-orm/mysql2/migrator";
@@ -35,7 +36,7 @@ export interface RetryPolicy {
 }
 
 /** Long enough to ride out a database restart of half a minute or more. */
-export const DEFAULT_RETRY: RetryPolicy = {
+const DEFAULT_RETRY: RetryPolicy = {
   retryForMs: 120_000,
   initialDelayMs: 50,
   maxDelayMs: 5_000,
@@ -354,7 +355,7 @@ export function isTransientError(error: unknown): boolean {
 }
 
 /** Delay before attempt `attempt` (1-based retry count): exponential with full jitter. */
-export function backoffDelay(policy: RetryPolicy, attempt: number): number {
+function backoffDelay(policy: RetryPolicy, attempt: number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (attempt - 1));
   return Math.round(ceiling / 2 + Math.random() * ceiling / 2);
 }
@@ -378,7 +379,7 @@ export async function withRetry<T>(
       const delay = backoffDelay(policy, attempt);
       if (!retryable || Date.now() - started + delay > policy.retryForMs) throw error;
       options.onRetry?.(error, attempt, delay);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
     }
   }
 }
@@ -403,7 +404,7 @@ export function describeError(error: unknown): string {
 export type RetryHook = (error: unknown, attempt: number, delayMs: number) => void;
 
 /** Anything that runs a drizzle SQL statement: the drizzle handle or a transaction. */
-export interface Executor {
+interface Executor {
   execute(query: SQL): Promise<unknown>;
 }
 

@@ -50,7 +50,7 @@ export async function ensureDeadLetterTopic(
 }
 
 /** The dlq-* headers of one dead letter. */
-export function deadLetterHeaders(
+function deadLetterHeaders(
   letter: DeadLetter,
   source: { topic: string; partition: number },
   time: Date,

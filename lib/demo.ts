@@ -27,13 +27,13 @@ export interface DemoOptions {
 }
 
 /** The guide's §8.2 queries, verbatim. */
-export const GUIDE_COUNTS = [
+const GUIDE_COUNTS = [
   "SELECT COUNT(*) FROM table_customers;",
   "SELECT COUNT(*) FROM table_orders;",
   "SELECT COUNT(*) FROM table_events;",
   "SELECT COUNT(*) FROM table_predictions;",
 ] as const;
-export const GUIDE_LATEST = `SELECT event_id, order_id, customer_customer_id, return_proba
+const GUIDE_LATEST = `SELECT event_id, order_id, customer_customer_id, return_proba
 FROM table_predictions
 ORDER BY event_id DESC
 LIMIT 10;`;
@@ -125,7 +125,7 @@ export async function runDemo(config: PipelineConfig, options: DemoOptions = {})
     resolveProduced(sent);
   }
   const stats = await consuming;
-  const handled = stats.ingested + stats.duplicates + stats.deadLettered + stats.alreadyApplied;
+  const handled = stats.messages;
   step(
     `consumer drained the topic: ${stats.ingested} ingested, ${stats.duplicates} duplicate(s), ` +
       `${stats.deadLettered} dead-lettered, of ${sent} sent`,

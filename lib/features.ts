@@ -11,7 +11,7 @@ export type EventRecord = Readonly<Record<string, unknown>>;
 export type TensorValues = Float32Array | Float64Array | BigInt64Array | string[];
 
 /** Number of tensor columns one feature produces. */
-export function featureWidth(feature: FeatureConfig): number {
+function featureWidth(feature: FeatureConfig): number {
   const e = feature.encode;
   return typeof e === "object" && "oneHot" in e ? e.oneHot.length : 1;
 }

@@ -303,6 +303,7 @@ export function* generateLines(
   const malformed = fraction(options.malformed);
   const total = Math.max(1, options.events);
   const bad = new Random(options.seed, 0xbad1);
+  const customers = customerPool(options);
   const events = drawEvents(options);
   for (let i = 0; i < options.events; i++) {
     stats.lines++;
@@ -310,7 +311,7 @@ export function* generateLines(
       stats.malformed++;
       // Drawn from its own stream so that it never shadows an event a duplicate could repeat.
       const good = JSON.stringify(
-        newEvent(bad, { seed: options.seed, index: i, total, customers: customerPool(options) }),
+        newEvent(bad, { seed: options.seed, index: i, total, customers }),
       );
       const kind = bad.pick(MALFORMED_KINDS);
       if (kind === "invalid JSON") yield good.slice(0, bad.int(1, good.length - 1));

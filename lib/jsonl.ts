@@ -1,4 +1,5 @@
 /** Streams the lines of a JSON Lines source in constant memory, whatever the file size. */
+import { concatBytes } from "./_bytes.ts";
 
 /** One line: its 1-based number and bytes without the newline, CR or leading BOM. */
 export interface Line {
@@ -34,7 +35,7 @@ export async function* readLines(
     const total = partLength + tail.byteLength;
     let bytes: Uint8Array | undefined;
     if (!tooLong && total <= max) {
-      bytes = parts.length === 0 ? tail : concat([...parts, tail], total);
+      bytes = parts.length === 0 ? tail : concatBytes([...parts, tail]);
     }
     const sourceBytes = total + (newline ? 1 : 0);
     parts = [];
@@ -75,14 +76,4 @@ export async function* readLines(
     }
   }
   if (partLength > 0) yield take(new Uint8Array(0), false);
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
 }

@@ -1,4 +1,5 @@
 /** The only importer of kafkajs: client, admin, producer and consumer factories. */
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   type Admin,
   type Consumer,
@@ -152,8 +153,6 @@ function errorTypes(error: unknown): string[] {
   return found;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Topic names known to the cluster (internal ones included). */
 export async function listTopicNames(admin: Admin): Promise<string[]> {
   return (await admin.listTopics()).sort();
@@ -215,7 +214,7 @@ export async function createTopic(admin: Admin, options: {
 }
 
 /** Polls metadata until every partition of the topic has a leader, or throws after timeoutMs. */
-export async function waitForLeaders(admin: Admin, topic: string, timeoutMs: number) {
+async function waitForLeaders(admin: Admin, topic: string, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const partitions = (await admin.listTopics()).includes(topic)

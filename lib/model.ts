@@ -97,7 +97,7 @@ async function readCard(modelPath: string, sha256: string): Promise<ModelCard | 
  * Compares the mapping in pipeline.yaml with what the model declares; returns every problem
  * and, when there are none, how to read the probability.
  */
-export function checkMapping(
+function checkMapping(
   info: ModelInfo,
   model: PipelineConfig["model"],
   fields: Readonly<Record<string, FieldConfig>>,
@@ -226,7 +226,7 @@ function readPlan(
 }
 
 /** Reads a model file and checks it against the mapping, without starting a session. */
-export async function inspectModel(
+async function inspectModel(
   path: string,
   config: Pick<PipelineConfig, "model" | "events">,
 ): Promise<Inspection & { bytes: Uint8Array; plan?: ReadPlan }> {

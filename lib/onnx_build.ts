@@ -81,7 +81,7 @@ export interface ModelSpec {
 const utf8 = new TextEncoder();
 
 /** Encodes a TensorProto. */
-export function tensorProto(t: TensorSpec): ProtoWriter {
+function tensorProto(t: TensorSpec): ProtoWriter {
   const w = new ProtoWriter();
   for (const d of t.dims) w.int(1, d);
   w.int(2, DataType[t.type]);
@@ -154,7 +154,7 @@ function tensorTypeProto(elem: keyof typeof DataType, dims?: readonly Dim[]): Pr
 }
 
 /** Encodes a TypeProto. */
-export function typeProto(t: TypeSpec): ProtoWriter {
+function typeProto(t: TypeSpec): ProtoWriter {
   if ("tensor" in t) return tensorTypeProto(t.tensor, t.dims);
   const keyCode = DataType[t.sequenceOfMap.key];
   const map = new ProtoWriter().int(1, keyCode).message(2, tensorTypeProto("float32"));

@@ -3,6 +3,7 @@
  * reader that splits a message into its fields. ONNX is a handful of messages, so a tiny
  * codec avoids a schema compiler and a dependency.
  */
+import { concatBytes } from "./_bytes.ts";
 
 /** Protobuf wire types used by ONNX. */
 export const Wire = { varint: 0, fixed64: 1, bytes: 2, fixed32: 5 } as const;
@@ -181,17 +182,6 @@ export function fieldInts(fields: readonly ProtoField[], field: number): bigint[
         out.push(v);
       }
     }
-  }
-  return out;
-}
-
-/** Joins encoded fields back into one message. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
   }
   return out;
 }

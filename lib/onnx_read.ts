@@ -3,8 +3,8 @@
  * rewrites a ZipMap-ended graph so that its probability tensor can be fetched.
  */
 import { elemTypeName, valueInfoProto } from "./onnx_build.ts";
+import { concatBytes } from "./_bytes.ts";
 import {
-  concatBytes,
   fieldInts,
   fieldText,
   type ProtoField,

@@ -2,6 +2,7 @@
  * Sends a JSON Lines file to Kafka, one message per line, keyed by event_id.
  * Bad lines are reported and counted, never sent; the file is streamed in constant memory.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { Buffer } from "node:buffer";
 import type { PipelineConfig } from "./config.ts";
 import { ExitCode, UserError } from "./cli.ts";
@@ -61,8 +62,6 @@ export interface ProduceResult {
 }
 
 type Source = { read(p: Uint8Array): Promise<number | null>; close(): void };
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Opens the input, failing as a user error (exit 2) when it cannot be read. */
 async function openInput(file: string): Promise<{ reader: Source; size?: number }> {

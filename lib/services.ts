@@ -5,6 +5,7 @@
  * never stopped: `down` stops only a broker this project started.
  */
 import { join, resolve } from "node:path";
+import { concatBytes } from "./_bytes.ts";
 import { maskUrl, type PipelineConfig } from "./config.ts";
 import { reportError, UserError } from "./cli.ts";
 import { connectAdmin, createKafka } from "./kafka.ts";
@@ -31,12 +32,12 @@ export function parseEndpoint(address: string, defaultPort: number): Endpoint {
 }
 
 /** "host:port", with brackets around IPv6 hosts. */
-export function formatEndpoint({ host, port }: Endpoint): string {
+function formatEndpoint({ host, port }: Endpoint): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** Only a service on this machine can be started by this project. */
-export function isLocalHost(host: string): boolean {
+function isLocalHost(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
@@ -515,7 +516,7 @@ type Greeting = { version: string } | { problem: string };
  * Reads the server's first packet: a MySQL/MariaDB server greets every new connection with
  * its version (or an error packet), which proves it accepts connections without logging in.
  */
-export async function mysqlGreeting(endpoint: Endpoint, timeoutMs: number): Promise<Greeting> {
+async function mysqlGreeting(endpoint: Endpoint, timeoutMs: number): Promise<Greeting> {
   let conn: Deno.TcpConn | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<Greeting>((done) =>
@@ -566,10 +567,9 @@ export async function mysqlGreeting(endpoint: Endpoint, timeoutMs: number): Prom
 
 async function readPacket(conn: Deno.Conn): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  let size = 0;
   const buffer = new Uint8Array(4096);
   for (;;) {
-    const all = concat(chunks, size);
+    const all = concatBytes(chunks);
     if (all.length >= 4) {
       const length = all[0] | all[1] << 8 | all[2] << 16;
       if (all.length >= 4 + length) return all.subarray(4, 4 + length);
@@ -577,18 +577,7 @@ async function readPacket(conn: Deno.Conn): Promise<Uint8Array> {
     const n = await conn.read(buffer);
     if (n === null) throw new Error("connection closed");
     chunks.push(buffer.slice(0, n));
-    size += n;
   }
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
 }
 
 async function ensureMariaDb(url: string, timeoutMs: number): Promise<void> {
