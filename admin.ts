@@ -1,8 +1,8 @@
 /** `deno task admin`: list, describe, create, delete and reset the pipeline's Kafka topics. */
-import { loadConfig } from "./lib/config.ts";
-import { numberFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
-import { out } from "./lib/log.ts";
-import { type AdminRequest, defaultWaitMs, runAdmin } from "./lib/admin.ts";
+import { loadConfig } from "./lib/config/mod.ts";
+import { numberFlag, parseFlags, runMain, UsageError } from "./lib/cli/mod.ts";
+import { out } from "./lib/log/mod.ts";
+import { type AdminRequest, defaultWaitMs, runAdmin } from "./lib/admin/mod.ts";
 
 const common =
   `  --config PATH       pipeline.yaml to read (default: $PIPELINE_CONFIG or ./pipeline.yaml)

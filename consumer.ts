@@ -1,8 +1,8 @@
 /** `deno task consume`: Kafka -> validation -> model -> MySQL/MariaDB, exactly-once effects. */
-import { loadConfig } from "./lib/config.ts";
-import { ExitCode, numberFlag, parseFlags, runMain } from "./lib/cli.ts";
-import { log, out } from "./lib/log.ts";
-import { consume } from "./lib/consume.ts";
+import { loadConfig } from "./lib/config/mod.ts";
+import { ExitCode, numberFlag, parseFlags, runMain } from "./lib/cli/mod.ts";
+import { log, out } from "./lib/log/mod.ts";
+import { consume } from "./lib/consumer/mod.ts";
 
 const help =
   `Consumes order events from Kafka, scores them with the ONNX model and stores events and

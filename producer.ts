@@ -1,9 +1,9 @@
 /** `deno task produce`: sends a JSON Lines file of order events to Kafka. */
-import { ExitCode, numberFlag, parseFlags, runMain, UsageError } from "./lib/cli.ts";
-import { loadConfig } from "./lib/config.ts";
-import { PRODUCER_COMPRESSIONS } from "./lib/kafka.ts";
-import { displayPath, log, out } from "./lib/log.ts";
-import { exitCodeOf, produceFile, summarize } from "./lib/produce.ts";
+import { ExitCode, numberFlag, parseFlags, runMain, UsageError } from "./lib/cli/mod.ts";
+import { loadConfig } from "./lib/config/mod.ts";
+import { PRODUCER_COMPRESSIONS } from "./lib/kafka/mod.ts";
+import { displayPath, log, out } from "./lib/log/mod.ts";
+import { exitCodeOf, produceFile, summarize } from "./lib/producer/mod.ts";
 
 const HELP = `Sends a JSON Lines file to Kafka: one message per line, key = event_id.
 

@@ -1,6 +1,6 @@
 /** A throw-away database per test, and raw queries against it. */
-import { loadConfig, type PipelineConfig } from "../lib/config.ts";
-import { type Database, openDatabase, type OpenOptions } from "../lib/db.ts";
+import { loadConfig, type PipelineConfig } from "../lib/config/mod.ts";
+import { type Database, openDatabase, type OpenOptions } from "../lib/db/mod.ts";
 import { dropDatabase, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
 

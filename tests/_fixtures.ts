@@ -1,5 +1,5 @@
 /** Events shared by tests. */
-import type { ValidEvent } from "../lib/validate.ts";
+import type { ValidEvent } from "../lib/events/mod.ts";
 
 /** The recommended event of the guide's §7, as a producer sends it. */
 export const guideEvent = Object.freeze({

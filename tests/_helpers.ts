@@ -2,7 +2,7 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import mysql from "mysql2/promise";
-import { loadConfig } from "../lib/config.ts";
+import { loadConfig } from "../lib/config/mod.ts";
 
 /** The repository's root folder, where entry points and pipeline.yaml live. */
 export const repoRoot = resolve(import.meta.dirname!, "..");

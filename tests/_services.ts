@@ -1,6 +1,6 @@
 /** Integration tests call ensureServices() first: Kafka and MariaDB answer afterwards. */
-import { loadConfig } from "../lib/config.ts";
-import { servicesUp } from "../lib/services.ts";
+import { loadConfig } from "../lib/config/mod.ts";
+import { servicesUp } from "../dev/services/mod.ts";
 import { repoConfigPath } from "./_helpers.ts";
 
 const ready = new Map<string, Promise<void>>();

@@ -1,8 +1,8 @@
 import assert from "assert";
-import { loadConfig } from "../lib/config.ts";
-import { connectAdmin, groupOffsets } from "../lib/kafka.ts";
-import { errorCode, openDatabase } from "../lib/db.ts";
-import { storedOffsets } from "../lib/ingest.ts";
+import { loadConfig } from "../lib/config/mod.ts";
+import { connectAdmin, groupOffsets } from "../lib/kafka/mod.ts";
+import { errorCode, openDatabase } from "../lib/db/mod.ts";
+import { storedOffsets } from "../lib/db/mod.ts";
 import {
   dropDatabase,
   type EntryResult,

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { ensureServices } from "./_services.ts";
 import { repoConfigPath, repoRoot, runEntry } from "./_helpers.ts";
 import mysql from "mysql2/promise";
-import { loadConfig } from "../lib/config.ts";
-import { connectAdmin, listTopicNames } from "../lib/kafka.ts";
+import { loadConfig } from "../lib/config/mod.ts";
+import { connectAdmin, listTopicNames } from "../lib/kafka/mod.ts";
 
 /** Every numeric figure the JSON must carry, by dotted path. */
 const FIGURES = [
@@ -47,7 +47,7 @@ Deno.test("bench.ts --events 2000 writes every figure, checks counts and cleans 
   const dir = await Deno.makeTempDir({ prefix: "bench_test_" });
   try {
     const out = join(dir, "result.json");
-    const result = await runEntry("bench/bench.ts", [
+    const result = await runEntry("tasks/bench.ts", [
       "--events",
       "2000",
       "--naive-events",
@@ -104,5 +104,5 @@ Deno.test("bench.ts --events 2000 writes every figure, checks counts and cleans 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-  assert.ok(await Deno.stat(join(repoRoot, "bench", "results", ".gitkeep")));
+  assert.ok(await Deno.stat(join(repoRoot, "dev", "bench", "results", ".gitkeep")));
 });

@@ -1,6 +1,6 @@
 import assert from "assert";
 import { join } from "node:path";
-import { ConfigError, loadConfig, parseConfig, type PipelineConfig } from "../lib/config.ts";
+import { ConfigError, loadConfig, parseConfig, type PipelineConfig } from "../lib/config/mod.ts";
 import { repoConfigPath, repoRoot, runEntry } from "./_helpers.ts";
 
 const fixtures = join(repoRoot, "tests", "testdata", "config");

@@ -1,15 +1,15 @@
 import assert from "assert";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
-import { loadConfig, type PipelineConfig } from "../lib/config.ts";
-import { writeEventsFile } from "../lib/generate.ts";
+import { loadConfig, type PipelineConfig } from "../lib/config/mod.ts";
+import { writeEventsFile } from "../dev/generator/mod.ts";
 import {
   connectAdmin,
   createKafka,
   createTopic,
   deleteTopic,
   topicWatermarks,
-} from "../lib/kafka.ts";
+} from "../lib/kafka/mod.ts";
 import { dropDatabase, repoRoot, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
 
@@ -553,7 +553,7 @@ Deno.test("demo.ts runs the guide end to end on its config, and again on a rerun
       (await Deno.readTextFile(setup.configPath)).replace(/file: .*/, `file: ${sample}`),
     );
     for (const run of [1, 2]) {
-      const result = await runEntry("demo.ts", ["--config", configPath, "--events", "400"]);
+      const result = await runEntry("tasks/demo.ts", ["--config", configPath, "--events", "400"]);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stderr, run === 1 ? /demo: generated .*400 events/ : /exists; using it/);
       assert.match(result.stderr, /demo: emptied table_predictions/);

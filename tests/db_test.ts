@@ -1,7 +1,7 @@
 import assert from "assert";
 import { migrate } from "drizzle-orm/mysql2/migrator";
-import { loadConfig, type PipelineConfig } from "../lib/config.ts";
-import { UserError } from "../lib/cli.ts";
+import { loadConfig, type PipelineConfig } from "../lib/config/mod.ts";
+import { UserError } from "../lib/errors/mod.ts";
 import {
   applyMigrations,
   type Database,
@@ -11,9 +11,9 @@ import {
   openDatabase,
   parseDatabaseUrl,
   withRetry,
-} from "../lib/db.ts";
-import { ingestBatch } from "../lib/ingest.ts";
-import type { ValidEvent } from "../lib/validate.ts";
+} from "../lib/db/mod.ts";
+import { ingestBatch } from "../lib/db/mod.ts";
+import type { ValidEvent } from "../lib/events/mod.ts";
 import { dropDatabase, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
 import { queryRows, withTestDatabase } from "./_database.ts";
@@ -373,19 +373,19 @@ Deno.test("deno task migrate applies, reports up to date, and --status lists mig
   // One pooled connection is enough to migrate (the migration lock has its own).
   const config = await writeTestConfig({ database: name, "database.pool_size": 1 });
   try {
-    const first = await runEntry("migrate.ts", ["--config", config]);
+    const first = await runEntry("tasks/migrate.ts", ["--config", config]);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /^applied\t0000_init\napplied\t0001_extra_fields$/m);
     assert.match(first.stderr, new RegExp(`database mysql://root@127\\.0\\.0\\.1:3306/${name}`));
-    const second = await runEntry("migrate.ts", ["--config", config]);
+    const second = await runEntry("tasks/migrate.ts", ["--config", config]);
     assert.equal(second.code, 0, second.stderr);
     assert.equal(second.stdout, "");
     assert.match(second.stderr, /up to date/);
-    const status = await runEntry("migrate.ts", ["--config", config, "--status"]);
+    const status = await runEntry("tasks/migrate.ts", ["--config", config, "--status"]);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^applied\t0000_init\t[0-9a-f]{12}$/m);
     assert.match(status.stdout, /^applied\t0001_extra_fields\t[0-9a-f]{12}$/m);
-    const bad = await runEntry("migrate.ts", ["--config", config, "--bogus"]);
+    const bad = await runEntry("tasks/migrate.ts", ["--config", config, "--bogus"]);
     assert.equal(bad.code, 2);
   } finally {
     await dropDatabase(name);
@@ -397,7 +397,7 @@ Deno.test("deno task migrate names the masked URL when the database does not ans
     database: "unreachable",
     "database.url": "mysql://app:topsecret@127.0.0.1:1/unreachable",
   });
-  const result = await runEntry("migrate.ts", ["--config", config]);
+  const result = await runEntry("tasks/migrate.ts", ["--config", config]);
   assert.equal(result.code, 2);
   assert.match(
     result.stderr,

@@ -1,5 +1,5 @@
 import assert from "assert";
-import { decodeJsonObject, missingRequired } from "../lib/event.ts";
+import { decodeJsonObject, missingRequired } from "../lib/events/mod.ts";
 
 const limits = { maxBytes: 1024, maxDepth: 4 };
 const bytes = (text: string) => new TextEncoder().encode(text);

@@ -1,12 +1,12 @@
 import assert from "assert";
-import type { FieldConfig, ModelInputConfig, PipelineConfig } from "../lib/config.ts";
+import type { FieldConfig, ModelInputConfig, PipelineConfig } from "../lib/config/mod.ts";
 import {
   columnNames,
   encodeInput,
   inputWidth,
   mappingProblems,
   withDefaults,
-} from "../lib/features.ts";
+} from "../lib/model/mod.ts";
 
 const fields: Record<string, FieldConfig> = {
   order_basket_value: { type: "number", default: 0 },

@@ -5,7 +5,7 @@ import {
   generateLines,
   OPTIONAL_FIELDS,
   trueReturnProbability,
-} from "../lib/generate.ts";
+} from "../dev/generator/mod.ts";
 
 const REQUIRED = ["event_id", "order_id", "customer_customer_id"];
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -22,7 +22,7 @@ function cents(value: unknown): number {
 
 async function runGenerate(args: string[]) {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "generate.ts", ...args],
+    args: ["run", "-A", "tasks/generate.ts", ...args],
     cwd: new URL("..", import.meta.url),
     stdout: "piped",
     stderr: "piped",

@@ -1,14 +1,14 @@
 import assert from "assert";
-import { loadConfig } from "../lib/config.ts";
+import { loadConfig } from "../lib/config/mod.ts";
 import {
   type Database,
   errorNumber,
   isTransientError,
   openDatabase,
   type OpenOptions,
-} from "../lib/db.ts";
-import { existingEventIds, type IngestBatch, ingestBatch, storedOffsets } from "../lib/ingest.ts";
-import { extraFields, type ValidEvent } from "../lib/validate.ts";
+} from "../lib/db/mod.ts";
+import { existingEventIds, type IngestBatch, ingestBatch, storedOffsets } from "../lib/db/mod.ts";
+import { extraFields, type ValidEvent } from "../lib/events/mod.ts";
 import { writeTestConfig } from "./_helpers.ts";
 import { queryRows, withTestDatabase } from "./_database.ts";
 import { guideEvent, validEvent } from "./_fixtures.ts";

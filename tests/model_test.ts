@@ -1,14 +1,14 @@
 import assert from "assert";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { loadConfig } from "../lib/config.ts";
-import { UserError } from "../lib/cli.ts";
-import { loadModel, openReturnModel } from "../lib/model.ts";
-import { buildModel, type NodeSpec } from "../lib/onnx_build.ts";
-import { fitLogistic, logisticOnnx, logisticProbability, rocAuc } from "../lib/train.ts";
-import { generateEvents, generateLines, trueReturnProbability } from "../lib/generate.ts";
-import { validateMessage } from "../lib/validate.ts";
-import type { ValidEvent } from "../lib/validate.ts";
+import { loadConfig } from "../lib/config/mod.ts";
+import { UserError } from "../lib/errors/mod.ts";
+import { loadModel, openReturnModel } from "../lib/model/mod.ts";
+import { buildModel, type NodeSpec } from "../lib/model/onnx/mod.ts";
+import { fitLogistic, logisticOnnx, logisticProbability, rocAuc } from "../training/mod.ts";
+import { generateEvents, generateLines, trueReturnProbability } from "../dev/generator/mod.ts";
+import { validateMessage } from "../lib/events/mod.ts";
+import type { ValidEvent } from "../lib/events/mod.ts";
 import { repoConfigPath, runEntry, writeTestConfig } from "./_helpers.ts";
 
 const DEVICES = ["mobile", "desktop", "tablet"];
@@ -404,7 +404,7 @@ Deno.test("loadModel() rejects a missing file and a file that is not ONNX with e
 });
 
 Deno.test("`deno task model inspect` prints the model and its check; exit 2 on a mismatch", async () => {
-  const ok = await runEntry("model.ts", ["inspect"]);
+  const ok = await runEntry("tasks/model.ts", ["inspect"]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /inputs:\n {2}features: float32\[N,27\]/);
   assert.match(ok.stdout, /outputs:\n {2}probabilities: float64\[N,2\]/);
@@ -414,7 +414,7 @@ Deno.test("`deno task model inspect` prints the model and its check; exit 2 on a
 
   const path = join(await tempDir(), "sklearn.onnx");
   await Deno.writeFile(path, sklearnShapedModel({ zipMap: true, labels: "string" }));
-  const bad = await runEntry("model.ts", ["inspect", path]);
+  const bad = await runEntry("tasks/model.ts", ["inspect", path]);
   assert.equal(bad.code, 2);
   assert.match(bad.stdout, /ai\.onnx\.ml 3/);
   assert.match(
@@ -428,11 +428,11 @@ Deno.test("`deno task model inspect` prints the model and its check; exit 2 on a
   assert.match(bad.stdout, /model\.inputs\[0\] "features" is not an input of the model/);
 
   const fits = await writeTestConfig(sklearnMapping(path, "output_probability", "returned"));
-  const good = await runEntry("model.ts", ["inspect", "--config", fits]);
+  const good = await runEntry("tasks/model.ts", ["inspect", "--config", fits]);
   assert.equal(good.code, 0, good.stdout + good.stderr);
   assert.match(good.stdout, /check: {4}ok/);
 
-  const usage = await runEntry("model.ts", ["show"]);
+  const usage = await runEntry("tasks/model.ts", ["show"]);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /error: unknown command "show"/);
 });

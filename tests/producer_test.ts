@@ -1,6 +1,6 @@
 import assert from "assert";
 import { join } from "node:path";
-import { readLines } from "../lib/jsonl.ts";
+import { readLines } from "../lib/producer/mod.ts";
 import { runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
 
@@ -90,7 +90,7 @@ Deno.test("deno task produce sends every line byte for byte, keyed by event_id",
     const dir = await Deno.makeTempDir();
     const file = join(dir, "events.jsonl");
     try {
-      const generated = await runEntry("generate.ts", [
+      const generated = await runEntry("tasks/generate.ts", [
         "--events",
         "3000",
         "--seed",
@@ -199,7 +199,7 @@ Deno.test("deno task produce stops with exit 1 and the acknowledged count when s
     const dir = await Deno.makeTempDir();
     const file = join(dir, "events.jsonl");
     try {
-      await runEntry("generate.ts", ["--events", "20000", "--out", file]);
+      await runEntry("tasks/generate.ts", ["--events", "20000", "--out", file]);
       // The topic vanishing mid-file makes every later send fail, as a lost cluster would.
       const producing = runEntry("producer.ts", [
         "--config",

@@ -1,5 +1,5 @@
 import assert from "assert";
-import { configReference, readSection } from "../lib/config_reference.ts";
+import { configReference, readSection } from "../lib/config/mod.ts";
 import { repoRoot } from "./_helpers.ts";
 
 const readme = await Deno.readTextFile(`${repoRoot}/README.md`);

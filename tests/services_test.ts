@@ -1,18 +1,18 @@
 import assert from "assert";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { loadConfig, parseConfig } from "../lib/config.ts";
+import { loadConfig, parseConfig } from "../lib/config/mod.ts";
 import {
   brokerProperties,
   kafkaPaths,
   parseEndpoint,
   portAnswers,
   randomClusterId,
-} from "../lib/services.ts";
+} from "../dev/services/mod.ts";
 import { repoConfigPath, repoRoot, runEntry, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
 
-const script = "scripts/services.ts";
+const script = "tasks/services.ts";
 
 /** A free port whose successor (the controller's port) is free too. */
 function freePortPair(): number {

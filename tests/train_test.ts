@@ -1,8 +1,8 @@
 import assert from "assert";
 import { join } from "node:path";
-import { Random } from "../lib/_random.ts";
-import { generateLines } from "../lib/generate.ts";
-import { readModelInfo } from "../lib/onnx_read.ts";
+import { Random } from "../dev/generator/mod.ts";
+import { generateLines } from "../dev/generator/mod.ts";
+import { readModelInfo } from "../lib/model/onnx/mod.ts";
 import {
   calibration,
   fitLogistic,
@@ -10,12 +10,12 @@ import {
   logLoss,
   rocAuc,
   standardisation,
-} from "../lib/train.ts";
-import { ensembleOnnx, ensembleProbability, fitBoostedTrees } from "../lib/train_trees.ts";
-import { loadConfig } from "../lib/config.ts";
-import { openReturnModel } from "../lib/model.ts";
-import { encodeInput, inputWidth } from "../lib/features.ts";
-import { generateEvents } from "../lib/generate.ts";
+} from "../training/mod.ts";
+import { ensembleOnnx, ensembleProbability, fitBoostedTrees } from "../training/mod.ts";
+import { loadConfig } from "../lib/config/mod.ts";
+import { openReturnModel } from "../lib/model/mod.ts";
+import { encodeInput, inputWidth } from "../lib/model/mod.ts";
+import { generateEvents } from "../dev/generator/mod.ts";
 import { repoConfigPath, runEntry, writeTestConfig } from "./_helpers.ts";
 
 Deno.test("rocAuc() counts ordered pairs, ties as one half", () => {
@@ -124,7 +124,14 @@ Deno.test("`deno task train` writes a loadable model and a card, identical for t
   for (let i = 0; i < 2; i++) {
     const dir = await tempDir();
     const out = join(dir, "model.onnx");
-    const result = await runEntry("train.ts", ["--events", "4000", "--seed", "7", "--out", out]);
+    const result = await runEntry("tasks/train.ts", [
+      "--events",
+      "4000",
+      "--seed",
+      "7",
+      "--out",
+      out,
+    ]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /trained in .*ROC AUC 0\.\d+ \(true probabilities: 0\.\d+\)/);
@@ -161,7 +168,7 @@ Deno.test("`deno task train --data` learns from labelled JSON Lines and skips un
   ];
   await Deno.writeTextFile(data, lines.join("\n") + "\n");
   const out = join(dir, "from_file.onnx");
-  const result = await runEntry("train.ts", [
+  const result = await runEntry("tasks/train.ts", [
     "--data",
     data,
     "--out",
@@ -191,13 +198,20 @@ Deno.test("`deno task train` refuses a mapping that is not one float input (exit
     ],
   });
   const out = join(await tempDir(), "x.onnx");
-  const result = await runEntry("train.ts", ["--config", config, "--events", "100", "--out", out]);
+  const result = await runEntry("tasks/train.ts", [
+    "--config",
+    config,
+    "--events",
+    "100",
+    "--out",
+    out,
+  ]);
   assert.equal(result.code, 2);
   assert.match(
     result.stderr,
     /error: Cannot train: model\.inputs must be one float32 or float64 input/,
   );
-  const bad = await runEntry("train.ts", ["--events", "many"]);
+  const bad = await runEntry("tasks/train.ts", ["--events", "many"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--events expects an integer/);
 });

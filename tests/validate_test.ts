@@ -1,7 +1,7 @@
 import assert from "assert";
 import { fileURLToPath } from "node:url";
-import { parseConfig } from "../lib/config.ts";
-import { dedupInBatch, parseDateTime, validateEvent, validateMessage } from "../lib/validate.ts";
+import { parseConfig } from "../lib/config/mod.ts";
+import { dedupInBatch, parseDateTime, validateEvent, validateMessage } from "../lib/events/mod.ts";
 import { guideEvent } from "./_fixtures.ts";
 
 const config = parseConfig(

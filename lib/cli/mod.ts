@@ -1,0 +1,91 @@
+/** Shared command-line plumbing: flag parsing, usage text, errors mapped to exit codes. */
+import { parseArgs } from "cli";
+import { ConfigError } from "../config/mod.ts";
+import { log } from "../log/mod.ts";
+import { ExitCode, UserError } from "../errors/mod.ts";
+
+export { ExitCode, UserError };
+
+/** Bad command-line usage: exits 2 and points at --help. */
+export class UsageError extends UserError {
+  constructor(message: string) {
+    super(message, { exitCode: ExitCode.usage, hint: "run with --help for usage" });
+    this.name = "UsageError";
+  }
+}
+
+type FlagSpec = Record<
+  string,
+  { type: "string" | "boolean"; short?: string; multiple?: boolean; default?: string | boolean }
+>;
+
+/** Parses flags strictly (unknown flags are usage errors); --help and --config always exist. */
+export function parseFlags<T extends FlagSpec>(args: string[], flags: T, options: {
+  allowPositionals?: boolean;
+} = {}) {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        help: { type: "boolean", short: "h" },
+        config: { type: "string" },
+        ...flags,
+      },
+      strict: true,
+      allowPositionals: options.allowPositionals ?? false,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
+  }
+}
+
+/** Parses a flag value as a non-negative number, or throws a UsageError naming the flag. */
+export function numberFlag(
+  name: string,
+  value: string | undefined,
+  options: { integer?: boolean; min?: number } = {},
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  const min = options.min ?? 0;
+  if (
+    value.trim() === "" || !Number.isFinite(n) || n < min ||
+    (options.integer && !Number.isInteger(n))
+  ) {
+    const kind = options.integer ? "an integer" : "a number";
+    throw new UsageError(`--${name} expects ${kind} >= ${min}, got "${value}"`);
+  }
+  return n;
+}
+
+/** Runs an entry point: prints errors the user can act on as one line, maps them to exit codes. */
+export async function runMain(main: () => Promise<number | void>): Promise<never> {
+  let code: number;
+  try {
+    code = (await main()) ?? ExitCode.ok;
+  } catch (error) {
+    code = reportError(error);
+  }
+  Deno.exit(code);
+}
+
+/** Prints an error for a user and returns its exit code. */
+export function reportError(error: unknown): number {
+  if (error instanceof ConfigError) {
+    log(`error: ${error.message}`);
+    return ExitCode.usage;
+  }
+  if (error instanceof UserError) {
+    log(`error: ${error.message}`);
+    if (error.hint) log(`hint: ${error.hint}`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  log(`error: ${message}`);
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause) log(`cause: ${cause instanceof Error ? cause.message : String(cause)}`);
+  if (Deno.env.get("PIPELINE_DEBUG")) console.error(error);
+  return ExitCode.failure;
+}
+
+export { formatBytes, formatCount, Progress } from "./_progress.ts";

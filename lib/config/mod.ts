@@ -1,0 +1,11 @@
+/** Public face of this folder. */
+export {
+  ConfigError,
+  deadLetterTopicOf,
+  defaultConfigPath,
+  loadConfig,
+  maskUrl,
+  parseConfig,
+} from "./_load.ts";
+export type { FeatureConfig, FieldConfig, ModelInputConfig, PipelineConfig } from "./_load.ts";
+export { configReference, readSection, replaceSection } from "./_reference.ts";

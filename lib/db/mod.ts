@@ -1,0 +1,18 @@
+/** Public face of this folder. */
+export {
+  applyMigrations,
+  describeError,
+  errorCode,
+  errorNumber,
+  isTransientError,
+  MIGRATIONS_FOLDER,
+  migrationStatus,
+  openDatabase,
+  parseDatabaseUrl,
+  runMigrations,
+  withRetry,
+} from "./_connect.ts";
+export type { Database, OpenOptions } from "./_connect.ts";
+export { existingEventIds, forgetStoredOffsets, ingestBatch, storedOffsets } from "./_ingest.ts";
+export type { IngestBatch } from "./_ingest.ts";
+export { COLUMN_FIELDS } from "./_schema.ts";
