@@ -15,7 +15,7 @@ import type { PipelineConfig } from "../config/mod.ts";
 import { maskUrl } from "../config/mod.ts";
 import { ExitCode, UserError } from "../errors/mod.ts";
 import { log, out, warn } from "../log/mod.ts";
-import { ID_LENGTH, LABEL_LENGTH } from "./_schema.ts";
+import { ID_LENGTH, LABEL_LENGTH } from "../config/mod.ts";
 import * as schema from "./_schema.ts";
 
 /** Query operators for the other modules, so that only this file and schema.ts import drizzle. */

@@ -17,12 +17,9 @@ import {
   primaryKey,
   varchar,
 } from "drizzle-orm/mysql-core";
-
-/** Longest identifier (event_id, order_id, customer_customer_id) a column holds. */
-export const ID_LENGTH = 64;
-
-/** Longest value of the short descriptive columns (country, device, channel, category). */
-export const LABEL_LENGTH = 64;
+// drizzle-kit loads this file by itself, outside the import map: it may only import
+// import-free modules, hence the private path instead of ../config/mod.ts.
+import { ID_LENGTH, LABEL_LENGTH } from "../config/_columns.ts";
 
 /**
  * Identifiers compare byte for byte (utf8mb4_bin): "A1" and "a1" are two events, exactly as
@@ -37,27 +34,6 @@ const id = customType<{ data: string; driverData: string }>({
 const jsonText = customType<{ data: string; driverData: string }>({
   dataType: () => "json",
 });
-
-/**
- * The event fields written to a column of their own (table_customers, table_orders,
- * table_events). Every other key of a message is kept in table_events.extra_fields.
- */
-export const COLUMN_FIELDS: readonly string[] = Object.freeze([
-  "event_id",
-  "event_time",
-  "order_id",
-  "customer_customer_id",
-  "customer_country",
-  "order_device",
-  "order_channel",
-  "order_main_category",
-  "order_n_items",
-  "order_basket_value",
-  "order_shipping_fee",
-  "order_discount",
-  "order_order_total",
-  "order_is_returned",
-]);
 
 const money = (name: string) =>
   decimal(name, { precision: 12, scale: 2, mode: "string" }).notNull().default("0.00");

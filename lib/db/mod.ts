@@ -15,4 +15,3 @@ export {
 export type { Database, OpenOptions } from "./_connect.ts";
 export { existingEventIds, forgetStoredOffsets, ingestBatch, storedOffsets } from "./_ingest.ts";
 export type { IngestBatch } from "./_ingest.ts";
-export { COLUMN_FIELDS } from "./_schema.ts";

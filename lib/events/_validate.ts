@@ -2,9 +2,8 @@
  * Turns one Kafka message into a validated event with defaults applied, or a rejection
  * whose reason goes to the dead-letter topic. Pure: no I/O, the clock is passed in.
  */
-import type { FieldConfig, PipelineConfig } from "../config/mod.ts";
+import { COLUMN_FIELDS, type FieldConfig, type PipelineConfig } from "../config/mod.ts";
 import { decodeJsonObject, missingRequired } from "./_decode.ts";
-import { COLUMN_FIELDS } from "../db/mod.ts";
 
 /** One field value after validation. */
 export type EventValue = string | number | boolean | Date;
