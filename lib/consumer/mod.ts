@@ -4,32 +4,42 @@
  *
  * Exactly-once effects: the offsets a batch consumed are written in the same transaction
  * as its rows, so a message redelivered after a crash (its Kafka offset was not committed
- * yet) is recognised by its offset and skipped.
+ * yet) is recognised by its offset and skipped. The stages: _planner.ts decides (pure),
+ * _applier.ts applies through ports, _monitor.ts watches lag and idleness, _reporter.ts
+ * counts and prints; this file wires them to Kafka, the database and the model.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { deadLetterTopicOf, maskUrl, type PipelineConfig } from "../config/mod.ts";
-import { UserError } from "../errors/mod.ts";
+import { errorText, UserError } from "../errors/mod.ts";
 import { log, out, warn } from "../log/mod.ts";
 import {
   type Admin,
+  type Batch,
+  type BatchContext,
   brokerError,
-  type Consumer,
-  createConsumer,
   createKafka,
-  createProducer,
-  type EachBatchPayload,
+  createTopic,
+  type DeadLetterSink,
   groupOffsets,
-  type KafkaMessage,
-  type Producer,
+  type KafkaRecord,
+  openDeadLetterSink,
+  Revoked,
+  runGroupConsumer,
   topicExists,
   topicPartitions,
   topicWatermarks,
 } from "../kafka/mod.ts";
-import { type Database, openDatabase } from "../db/mod.ts";
-import { ingestBatch, storedOffsets } from "../db/mod.ts";
+import { type Database, ingestBatch, openDatabase, storedOffsets } from "../db/mod.ts";
 import { loadModel, type ReturnModel } from "../model/mod.ts";
-import { dedupInBatch, validateMessage, type ValidEvent } from "../events/mod.ts";
-import { type DeadLetter, ensureDeadLetterTopic, sendDeadLetters } from "../kafka/mod.ts";
+import { applyBatch, type Ports, retryWarning, type StageTimes } from "./_applier.ts";
+import { checkRecords, trustedOffset } from "./_planner.ts";
+import { Monitor } from "./_monitor.ts";
+import { batchLines, type ConsumeStats, count, emptyStats, summaryLine } from "./_reporter.ts";
+
+export type { ConsumeStats };
+export { checkRecords, hasWork, planBatch, trustedOffset } from "./_planner.ts";
+export type { Checked, Plan, PlannedEvent } from "./_planner.ts";
+export { applyBatch } from "./_applier.ts";
+export type { Applied, BatchWrite, Ports, StorePort } from "./_applier.ts";
 
 /** What `deno task consume` can change on top of pipeline.yaml. */
 export interface ConsumeOptions {
@@ -56,23 +66,11 @@ export interface ConsumeOptions {
 /** One applied batch: its messages, milliseconds per stage and when its transaction committed. */
 export interface BatchReport {
   readonly partition: number;
-  readonly messages: readonly KafkaMessage[];
+  readonly messages: readonly KafkaRecord[];
   readonly startedAt: number;
   /** Date.now() once the database transaction has committed. */
   readonly committedAt: number;
-  readonly ms: { validate: number; model: number; db: number; kafka: number };
-}
-
-/** Counters of one run. */
-export interface ConsumeStats {
-  ingested: number;
-  duplicates: number;
-  deadLettered: number;
-  /** Redelivered messages whose effects were already in the database. */
-  alreadyApplied: number;
-  /** Every message handled, whatever its outcome. */
-  messages: number;
-  elapsedMs: number;
+  readonly ms: StageTimes;
 }
 
 /** The consumer settings after flags were applied. */
@@ -91,203 +89,179 @@ export async function consume(
   options: ConsumeOptions = {},
 ): Promise<ConsumeStats> {
   const { topic, group, deadLetterTopic } = consumeSettings(config, options);
+  await using resources = new AsyncDisposableStack();
+  const closing = (what: string, close: () => Promise<unknown>) =>
+    resources.defer(() =>
+      close().then(() => {}, (error) => warn(`Cannot close ${what} cleanly: ${errorText(error)}`))
+    );
+
+  // Local checks first: a model that does not fit the mapping changes nothing anywhere.
+  const model = await loadModel(config);
+  closing("the model", () => model.close());
   const kafka = createKafka(config.kafka);
-  const resources: (() => Promise<unknown>)[] = [];
-  const closeAll = async () => {
-    for (const close of resources.reverse()) {
-      await close().catch((error) => warn(`Cannot close cleanly: ${errorText(error)}`));
-    }
-  };
-  try {
-    // Local checks first: a model that does not fit the mapping changes nothing anywhere.
-    const model = await loadModel(config);
-    resources.push(() => model.close());
-    const admin = kafka.admin();
-    await admin.connect().catch((error) => {
-      throw brokerError(config.kafka, error);
+  const admin = kafka.admin();
+  await admin.connect().catch((error) => {
+    throw brokerError(config.kafka, error);
+  });
+  closing("the Kafka admin client", () => admin.disconnect());
+  if (!(await topicExists(admin, topic))) {
+    throw new UserError(`Cannot consume topic "${topic}": it does not exist`, {
+      hint: `create it with deno task admin create (or check kafka.topic / --topic)`,
     });
-    resources.push(() => admin.disconnect());
-    if (!(await topicExists(admin, topic))) {
-      throw new UserError(`Cannot consume topic "${topic}": it does not exist`, {
-        hint: `create it with deno task admin create (or check kafka.topic / --topic)`,
-      });
-    }
-    const partitions = (await topicPartitions(admin, [topic])).get(topic)?.length ?? 1;
-    // Short retries inside a transaction: the batch loop retries longer, heartbeating meanwhile.
-    const db = await openDatabase(config, { retry: { retryForMs: 3_000 } }).catch((error) => {
-      if (error instanceof UserError) throw error;
-      throw new UserError(
-        `Cannot open database ${maskUrl(config.database.url)}: ${errorText(error)}`,
-        { hint: "check database.url in pipeline.yaml (or $DATABASE_URL)", cause: error },
-      );
-    });
-    resources.push(() => db.close());
-    const deadLetterPartitions = await ensureDeadLetterTopic(admin, config.kafka, {
-      topic,
-      deadLetterTopic,
-      partitions,
-    });
-    // Dead letters are acknowledged by every in-sync replica before their offsets are stored.
-    const producer = createProducer(kafka, { acks: "all", compression: "none" });
-    await producer.connect().catch((error) => {
-      throw brokerError(config.kafka, error);
-    });
-    resources.push(() => producer.disconnect());
-    const consumer = createConsumer(kafka, {
-      groupId: group,
-      maxBytesPerPartition: config.consumer.maxFetchBytes,
-    });
-    const run = new ConsumerRun(config, options, {
-      topic,
-      group,
-      deadLetterTopic,
-      deadLetterPartitions,
-      admin,
-      db,
-      model,
-      producer,
-      consumer,
-    });
-    return await run.start();
-  } finally {
-    await closeAll();
   }
+  const partitions = (await topicPartitions(admin, [topic])).get(topic)?.length ?? 1;
+  // Short retries inside a transaction: the batch loop retries longer, heartbeating meanwhile.
+  const db = await openDatabase(config, { retry: { retryForMs: 3_000 } }).catch((error) => {
+    if (error instanceof UserError) throw error;
+    throw new UserError(
+      `Cannot open database ${maskUrl(config.database.url)}: ${errorText(error)}`,
+      { hint: "check database.url in pipeline.yaml (or $DATABASE_URL)", cause: error },
+    );
+  });
+  closing("the database", () => db.close());
+  const sink = await openDeadLetterSink(kafka, adminTopics(admin), {
+    sourceTopic: topic,
+    deadLetterTopic,
+    partitions,
+    replicationFactor: config.kafka.replicationFactor,
+    timeoutMs: config.kafka.requestTimeoutMs,
+    onCreated: log,
+  }).catch((error) => {
+    throw brokerError(config.kafka, error);
+  });
+  closing("the dead-letter producer", () => sink.close());
+
+  const run = new Run(config, options, { topic, group, admin, db, model, sink });
+  return await run.start(kafka);
 }
 
 interface Parts {
-  topic: string;
-  group: string;
-  deadLetterTopic: string;
-  deadLetterPartitions: number;
-  admin: Admin;
-  db: Database;
-  model: ReturnModel;
-  producer: Producer;
-  consumer: Consumer;
+  readonly topic: string;
+  readonly group: string;
+  readonly admin: Admin;
+  readonly db: Database;
+  readonly model: ReturnModel;
+  readonly sink: DeadLetterSink;
 }
 
-/** Why a batch was given up without committing anything. */
-class Abandoned extends Error {}
-
-/** One run of the consumer: counters, assignment, the batch handler and the stop logic. */
-class ConsumerRun {
-  private readonly stats: ConsumeStats = {
-    ingested: 0,
-    duplicates: 0,
-    deadLettered: 0,
-    alreadyApplied: 0,
-    messages: 0,
-    elapsedMs: 0,
+/** The topic operations of the dead-letter sink, over the admin client. */
+function adminTopics(admin: Admin) {
+  return {
+    topicExists: (topic: string) => topicExists(admin, topic),
+    createTopic: (o: Parameters<typeof createTopic>[1]) => createTopic(admin, o),
+    partitionCount: async (topic: string) =>
+      (await topicPartitions(admin, [topic])).get(topic)?.length ?? 1,
   };
-  private assigned: number[] | undefined;
+}
+
+/** One run: the group member, its batch handler, its monitor and its counters. */
+class Run {
+  readonly #stats = emptyStats();
+  readonly #logEvents: boolean;
+  readonly #monitor: Monitor;
   /** Stored offsets found beyond the end of their partition: left by an older topic. */
-  private readonly staleStored = new Map<number, string>();
-  private inFlight = 0;
-  /** Start of the first batch and end of the last one: the drain rate's time window. */
-  private busy: { from: number; to: number } | undefined;
-  private stopping = false;
-  private finish!: (error?: unknown) => void;
-  private readonly logEvents: boolean;
+  readonly #staleStored = new Map<number, bigint>();
+  #stopping = false;
+  readonly #finished = Promise.withResolvers<void>();
 
   constructor(
     private readonly config: PipelineConfig,
     private readonly options: ConsumeOptions,
     private readonly parts: Parts,
   ) {
-    this.logEvents = config.consumer.logEvents && !options.quiet;
+    this.#logEvents = config.consumer.logEvents && !options.quiet;
+    // A rejection before anyone awaits it must not count as unhandled.
+    this.#finished.promise.catch(() => {});
+    const { admin, db, topic, group } = parts;
+    this.#monitor = new Monitor({
+      watermarks: () => topicWatermarks(admin, topic),
+      committed: () => groupOffsets(admin, group, topic),
+      stored: () => this.#storedOffsets(db),
+    }, {
+      summaryIntervalMs: config.consumer.summaryIntervalMs,
+      onSummary: (rate, lag) => out(summaryLine(this.#stats, rate, lag)),
+      untilIdleMs: options.untilIdleMs,
+      idleNotBefore: options.idleNotBefore,
+      onIdle: () => this.#finish(),
+      onError: warn,
+    }, () => this.#stats.messages);
   }
 
-  async start(): Promise<ConsumeStats> {
-    const { consumer, topic, group } = this.parts;
+  #finish(error?: unknown): void {
+    if (error) this.#finished.reject(error);
+    else this.#finished.resolve();
+  }
+
+  async start(kafka: ReturnType<typeof createKafka>): Promise<ConsumeStats> {
+    const { topic, group } = this.parts;
     const started = Date.now();
-    const finished = new Promise<void>((resolve, reject) => {
-      this.finish = (error?: unknown) => error ? reject(error) : resolve();
-    });
-    // A rejection before anyone awaits `finished` must not count as unhandled.
-    finished.catch(() => {});
-    const onAbort = () => this.finish();
-    if (this.options.signal?.aborted) return this.stats;
+    if (this.options.signal?.aborted) return this.#stats;
+    const onAbort = () => this.#finish();
     this.options.signal?.addEventListener("abort", onAbort, { once: true });
+    await this.#findStaleOffsets();
 
     let announced = false;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      this.assigned = [...(payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
-      log(
-        `Joined group "${group}" on "${topic}": partition(s) ` +
-          `${
-            this.assigned.length ? this.assigned.join(",") : "none (more consumers than partitions)"
-          }`,
-      );
-      if (!announced) out("[OK] Consumer started. Waiting for messages...");
-      announced = true;
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart) this.finish(payload.error);
-      else warn(`Consumer restarting after: ${errorText(payload.error)}`);
-    });
-
-    await this.findStaleOffsets();
-    await consumer.connect().catch((error) => {
+    const member = await runGroupConsumer(kafka, {
+      groupId: group,
+      topic,
+      fromBeginning: this.options.fromBeginning ?? true,
+      maxBytesPerPartition: this.config.consumer.maxFetchBytes,
+      partitionsConsumedConcurrently: this.config.consumer.partitionsConsumedConcurrently,
+      sessionTimeoutMs: 10_000,
+      onAssigned: (partitions) => {
+        this.#monitor.assigned(partitions);
+        const which = partitions.length
+          ? partitions.join(",")
+          : "none (more consumers than partitions)";
+        log(`Joined group "${group}" on "${topic}": partition(s) ${which}`);
+        if (!announced) out("[OK] Consumer started. Waiting for messages...");
+        announced = true;
+      },
+      onCrash: (error, restarting) => {
+        if (restarting) warn(`Consumer restarting after: ${errorText(error)}`);
+        else this.#finish(error);
+      },
+      handle: (batch, context) => this.#handle(batch, context),
+    }).catch((error) => {
       throw brokerError(this.config.kafka, error);
     });
-    const timers: ReturnType<typeof setInterval>[] = [];
     try {
-      await consumer.subscribe({
-        topics: [topic],
-        fromBeginning: this.options.fromBeginning ?? true,
-      });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: this.config.consumer.partitionsConsumedConcurrently,
-        eachBatch: (payload) => this.handleBatch(payload),
-      });
-      if (this.config.consumer.summaryIntervalMs > 0) {
-        let last = { at: Date.now(), messages: 0 };
-        timers.push(setInterval(() => {
-          const now = Date.now();
-          const rate = (this.stats.messages - last.messages) / ((now - last.at) / 1000);
-          last = { at: now, messages: this.stats.messages };
-          this.lag().then(
-            (lag) => this.summary(rate, lag),
-            () => this.summary(rate, undefined),
-          );
-        }, this.config.consumer.summaryIntervalMs));
-      }
-      const idleMs = this.options.untilIdleMs;
-      if (idleMs !== undefined) {
-        const watch = () => {
-          if (!this.stopping) this.watchIdle(idleMs, timers);
-        };
-        (this.options.idleNotBefore ?? Promise.resolve()).then(watch, watch);
-      }
-      await finished;
+      this.#monitor.start();
+      await this.#finished.promise;
     } finally {
-      for (const timer of timers) clearInterval(timer);
+      this.#monitor.stop();
       this.options.signal?.removeEventListener("abort", onAbort);
-      await this.stop();
+      await this.#stop(member);
     }
-    this.stats.elapsedMs = Date.now() - started;
-    const busyMs = this.busy ? this.busy.to - this.busy.from : 0;
-    const rate = this.stats.messages / Math.max(busyMs / 1000, 0.001);
-    this.summary(rate, await this.lag().catch(() => undefined), "[DONE]");
-    return this.stats;
+    this.#stats.elapsedMs = Date.now() - started;
+    const lag = await this.#monitor.lag().catch(() => undefined);
+    out(summaryLine(this.#stats, this.#monitor.busyRate(), lag, "[DONE]"));
+    return this.#stats;
+  }
+
+  async #storedOffsets(db: Database): Promise<Map<number, bigint>> {
+    const { topic, group } = this.parts;
+    const stored = new Map<number, bigint>();
+    for (const [partition, next] of await storedOffsets(db, group, topic)) {
+      stored.set(partition, BigInt(next));
+    }
+    return stored;
   }
 
   /**
    * A stored offset beyond the partition's end was written for a topic since deleted and
    * re-created: trusting it would skip the new messages as already applied.
    */
-  private async findStaleOffsets(): Promise<void> {
-    const { admin, db, topic, group } = this.parts;
+  async #findStaleOffsets(): Promise<void> {
+    const { admin, db, topic } = this.parts;
     const [stored, marks] = await Promise.all([
-      storedOffsets(db, group, topic),
+      this.#storedOffsets(db),
       topicWatermarks(admin, topic),
     ]);
     for (const mark of marks) {
       const next = stored.get(mark.partition);
-      if (next === undefined || BigInt(next) <= mark.high) continue;
-      this.staleStored.set(mark.partition, next);
+      if (next === undefined || next <= mark.high) continue;
+      this.#staleStored.set(mark.partition, next);
       warn(
         `Ignoring stored offset ${next} of partition ${mark.partition}: the partition ends at ` +
           `${mark.high}, so "${topic}" was re-created without \`deno task admin reset\`, which ` +
@@ -296,16 +270,16 @@ class ConsumerRun {
     }
   }
 
-  /** Disconnects within stopTimeoutMs: a batch in flight is finished or abandoned uncommitted. */
-  private async stop(): Promise<void> {
-    this.stopping = true;
+  /** Leaves the group within stopTimeoutMs: a batch in flight is finished or abandoned. */
+  async #stop(member: { stop(): Promise<void> }): Promise<void> {
+    this.#stopping = true;
     const timeout = this.options.stopTimeoutMs ?? 10_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeout);
     });
     const result = await Promise.race([
-      this.parts.consumer.disconnect().then(() => "ok" as const, (error) => {
+      member.stop().then(() => "ok" as const, (error) => {
         warn(`Cannot disconnect the consumer cleanly: ${errorText(error)}`);
         return "ok" as const;
       }),
@@ -317,328 +291,104 @@ class ConsumerRun {
     }
   }
 
-  private summary(rate: number, lag: number | undefined, tag = "[SUMMARY]"): void {
-    const s = this.stats;
-    out(
-      `${tag} ingested=${s.ingested} duplicates=${s.duplicates} dead_lettered=${s.deadLettered}` +
-        ` already_applied=${s.alreadyApplied} rate=${rate.toFixed(1)} events/s` +
-        ` lag=${lag ?? "?"}`,
-    );
-  }
-
-  /** Messages not yet applied on the partitions assigned to this member (undefined before the join). */
-  private async lag(): Promise<number | undefined> {
-    const assigned = this.assigned;
-    if (!assigned) return undefined;
-    const { admin, db, topic, group } = this.parts;
-    const [marks, committed, stored] = await Promise.all([
-      topicWatermarks(admin, topic),
-      groupOffsets(admin, group, topic),
-      storedOffsets(db, group, topic),
-    ]);
-    let lag = 0n;
-    for (const mark of marks) {
-      if (!assigned.includes(mark.partition)) continue;
-      let position = mark.low;
-      const candidates = [committed.get(mark.partition), toBigInt(stored.get(mark.partition))];
-      for (const c of candidates) if (c !== undefined && c > position) position = c;
-      if (mark.high > position) lag += mark.high - position;
-    }
-    return Number(lag);
-  }
-
-  /** Finishes once no batch ran and the lag stayed zero for `idleMs`. */
-  private watchIdle(idleMs: number, timers: ReturnType<typeof setInterval>[]): void {
-    let zeroSince: number | undefined;
-    let checking = false;
-    timers.push(setInterval(async () => {
-      if (checking || this.stopping) return;
-      checking = true;
-      try {
-        const lag = this.inFlight ? undefined : await this.lag();
-        const now = Date.now();
-        if (lag !== 0 || this.inFlight) {
-          zeroSince = undefined;
-        } else {
-          zeroSince = Math.max(zeroSince ?? now, this.busy?.to ?? 0);
-          if (now - zeroSince >= idleMs) this.finish();
-        }
-      } catch (error) {
-        warn(`Cannot measure the lag: ${errorText(error)}`);
-      } finally {
-        checking = false;
-      }
-    }, Math.min(250, idleMs)));
-  }
-
-  private async handleBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    if (this.stopping || !payload.isRunning() || payload.isStale()) return;
-    let messages = batch.messages;
-    if (this.options.maxEvents !== undefined) {
-      const left = this.options.maxEvents - this.stats.messages;
+  async #handle(batch: Batch, context: BatchContext): Promise<void> {
+    if (this.#stopping) return;
+    let records = batch.records;
+    const { maxEvents } = this.options;
+    if (maxEvents !== undefined) {
+      const left = maxEvents - this.#stats.messages;
       if (left <= 0) return;
-      messages = messages.slice(0, left);
+      records = records.slice(0, left);
     }
-    if (!messages.length) return;
-    this.inFlight++;
-    this.busy ??= { from: Date.now(), to: Date.now() };
+    this.#monitor.batchStarted();
     try {
-      await this.applyBatch(batch.topic, batch.partition, messages, payload);
+      await this.#apply(batch.partition, records, context);
+    } finally {
+      this.#monitor.batchEnded();
+    }
+    if (maxEvents !== undefined && this.#stats.messages >= maxEvents) this.#finish();
+  }
+
+  async #apply(
+    partition: number,
+    records: readonly KafkaRecord[],
+    context: BatchContext,
+  ): Promise<void> {
+    const startedAt = Date.now();
+    const validating = performance.now();
+    const checked = checkRecords(records, this.config, new Date());
+    const validateMs = performance.now() - validating;
+    const first = records[0].offset;
+    const last = records[records.length - 1].offset;
+    const duplicates = this.config.consumer.duplicates;
+    let applied;
+    try {
+      applied = await applyBatch(checked, this.#ports(partition, context, { first, last }), {
+        duplicates,
+        validateMs,
+      });
     } catch (error) {
-      if (!(error instanceof Abandoned)) throw error;
+      if (!(error instanceof Revoked)) throw error;
       log(
-        `Abandoned batch of partition ${batch.partition} at offset ${messages[0].offset}: ` +
-          `${error.message}; it will be redelivered`,
+        `Abandoned batch of partition ${partition} at offset ${first}: ${error.message}; ` +
+          "it will be redelivered",
       );
       return;
-    } finally {
-      this.inFlight--;
-      this.busy.to = Date.now();
     }
-    if (this.options.maxEvents !== undefined && this.stats.messages >= this.options.maxEvents) {
-      this.finish();
-    }
-  }
-
-  private async applyBatch(
-    topic: string,
-    partition: number,
-    messages: KafkaMessage[],
-    payload: EachBatchPayload,
-  ): Promise<void> {
-    const { db, model, producer, group } = this.parts;
-    const startedAt = Date.now();
-    const spent = { validate: 0, model: 0, db: 0, kafka: 0 };
-    let clock = performance.now();
-    /** Adds the time since the last lap to `stage`. */
-    const lap = (stage: keyof typeof spent) => {
-      const at = performance.now();
-      spent[stage] += at - clock;
-      clock = at;
-    };
-    const now = new Date();
-    const last = messages[messages.length - 1];
-    const nextOffset = (BigInt(last.offset) + 1n).toString();
-
-    // Validation is pure: done once, outside the retried part.
-    const checked = messages.map((message) => ({
-      message,
-      result: validateMessage(message.value, this.config, now),
-    }));
-    lap("validate");
-    const sentToDlq = new Set<string>();
-    let outcome: BatchOutcome | undefined;
-
-    await this.retrying(
-      payload,
-      `partition ${partition} offsets ${messages[0].offset}..${last.offset}`,
-      async () => {
-        clock = performance.now();
-        let next = (await storedOffsets(db, group, topic)).get(partition);
-        lap("db");
-        if (next !== undefined && this.staleStored.get(partition) === next) next = undefined;
-        const stored = toBigInt(next);
-        const fresh = stored === undefined
-          ? checked
-          : checked.filter(({ message }) => BigInt(message.offset) >= stored);
-        const alreadyApplied = checked.length - fresh.length;
-        const letters: DeadLetter[] = [];
-        const accepted: Accepted[] = [];
-        for (const { message, result } of fresh) {
-          if (result.ok) {
-            accepted.push({
-              event: result.event,
-              extraFields: result.extraFields,
-              id: String(result.event.event_id),
-              offset: message.offset,
-            });
-          } else letters.push({ message, reason: result.reason, field: result.field });
-        }
-        const { unique, repeated } = dedupInBatch(accepted, this.config.consumer.duplicates);
-
-        if (!fresh.length) {
-          outcome = {
-            alreadyApplied,
-            letters,
-            unique,
-            repeated,
-            inserted: [],
-            probabilities: new Float64Array(0),
-          };
-          return;
-        }
-        lap("validate");
-        // The dead letters must be acknowledged before the offsets that skip them are recorded.
-        const unsent = letters.filter((l) => !sentToDlq.has(l.message.offset));
-        await sendDeadLetters(producer, {
-          deadLetterTopic: this.parts.deadLetterTopic,
-          deadLetterPartitions: this.parts.deadLetterPartitions,
-          source: { topic, partition },
-          letters: unsent,
-          time: new Date(),
-        });
-        for (const l of unsent) sentToDlq.add(l.message.offset);
-        await this.beat(payload);
-        lap("kafka");
-
-        const events = unique.map((a) => a.event);
-        const probabilities = events.length ? await model.predict(events) : new Float64Array(0);
-        lap("model");
-        await this.beat(payload);
-        lap("kafka");
-        const result = await ingestBatch(db, {
-          events,
-          extraFields: unique.map((a) => a.extraFields),
-          probabilities,
-          modelVersion: model.version,
-          offsets: [{ topic, partition, nextOffset }],
-          sources: unique.map((a) => ({ topic, partition, offset: a.offset })),
-          consumerGroup: group,
-          duplicates: this.config.consumer.duplicates,
-        });
-        lap("db");
-        outcome = {
-          alreadyApplied,
-          letters,
-          unique,
-          repeated,
-          inserted: result.inserted,
-          probabilities,
-        };
-      },
-    );
-
     const committedAt = Date.now();
-    payload.resolveOffset(last.offset);
+    const committing = performance.now();
     // The database holds the truth; the Kafka commit only saves redelivering work.
-    if (payload.isRunning() && !payload.isStale()) {
-      await payload.commitOffsetsIfNecessary({
-        topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }],
-      }).catch((error) =>
-        warn(`Cannot commit offset ${nextOffset} of partition ${partition}: ${errorText(error)}`)
-      );
-      lap("kafka");
+    await context.commit(applied.plan.nextOffset).catch((error) =>
+      warn(
+        `Cannot commit offset ${applied.plan.nextOffset} of partition ${partition}: ` +
+          errorText(error),
+      )
+    );
+    applied.ms.kafka += performance.now() - committing;
+    count(this.#stats, applied, records.length);
+    if (this.#logEvents) {
+      const lines = batchLines(partition, applied, duplicates);
+      if (lines.length) out(lines.join("\n"));
     }
-    this.report(partition, messages, outcome!);
-    this.options.onBatch?.({ partition, messages, startedAt, committedAt, ms: spent });
+    this.options.onBatch?.({
+      partition,
+      messages: records,
+      startedAt,
+      committedAt,
+      ms: applied.ms,
+    });
   }
 
-  /** Counts a committed batch and prints its per-event lines in one write. */
-  private report(partition: number, messages: KafkaMessage[], o: BatchOutcome): void {
-    const inserted = new Set(o.inserted);
-    const update = this.config.consumer.duplicates === "update";
-    const lines: string[] = [];
-    if (o.alreadyApplied) {
-      lines.push(
-        `[SKIP] partition=${partition} offsets=${messages[0].offset}..` +
-          `${messages[o.alreadyApplied - 1].offset} already applied`,
-      );
-    }
-    for (const [i, a] of o.unique.entries()) {
-      const proba = o.probabilities[i].toFixed(3);
-      if (inserted.has(a.id)) lines.push(`[OK] event_id=${a.id} ingested | return_proba=${proba}`);
-      else if (update) {
-        lines.push(`[OK] event_id=${a.id} updated (duplicate) | return_proba=${proba}`);
-      } else lines.push(`[SKIP] event_id=${a.id} duplicate`);
-    }
-    for (const a of o.repeated) lines.push(`[SKIP] event_id=${a.id} duplicate (within batch)`);
-    for (const l of o.letters) {
-      lines.push(
-        `[DLQ] offset=${l.message.offset} partition=${partition}` +
-          `${l.field ? ` field=${l.field}` : ""} reason=${l.reason}`,
-      );
-    }
-    const duplicates = o.unique.length - o.inserted.length + o.repeated.length;
-    this.stats.ingested += o.inserted.length;
-    this.stats.duplicates += duplicates;
-    this.stats.deadLettered += o.letters.length;
-    this.stats.alreadyApplied += o.alreadyApplied;
-    this.stats.messages += messages.length;
-    if (this.logEvents && lines.length) out(lines.join("\n"));
+  #ports(
+    partition: number,
+    context: BatchContext,
+    where: { first: bigint; last: bigint },
+  ): Ports {
+    const { db, model, sink, topic, group } = this.parts;
+    const duplicates = this.config.consumer.duplicates;
+    return {
+      deadLetters: { send: (letters) => sink.send({ topic, partition }, letters) },
+      scorer: model,
+      keepAlive: () => context.keepAlive(),
+      onRetry: (error, attempt, delayMs) =>
+        warn(retryWarning({ partition, ...where }, error, attempt, delayMs)),
+      store: {
+        storedOffset: async () => {
+          const next = (await this.#storedOffsets(db)).get(partition);
+          return trustedOffset(next, this.#staleStored.get(partition));
+        },
+        write: (w) =>
+          ingestBatch(db, {
+            events: w.events.map((e) => e.event),
+            extraFields: w.events.map((e) => e.extraFields),
+            probabilities: w.probabilities,
+            modelVersion: w.modelVersion,
+            offsets: [{ topic, partition, nextOffset: w.nextOffset.toString() }],
+            sources: w.events.map((e) => ({ topic, partition, offset: e.offset.toString() })),
+            consumerGroup: group,
+            duplicates,
+          }),
+      },
+    };
   }
-
-  /**
-   * Runs `attempt` until it succeeds, with backoff, heartbeating meanwhile. Gives up
-   * (Abandoned: nothing committed) when stopping or when the partition was revoked.
-   */
-  private async retrying(
-    payload: EachBatchPayload,
-    what: string,
-    attempt: () => Promise<void>,
-  ): Promise<void> {
-    let delay = 250;
-    for (let n = 1;; n++) {
-      try {
-        await attempt();
-        return;
-      } catch (error) {
-        if (error instanceof Abandoned) throw error;
-        warn(
-          `Cannot apply batch (${what}), attempt ${n}: ${
-            errorText(error)
-          }; retrying in ${delay} ms`,
-        );
-      }
-      const until = Date.now() + delay;
-      while (Date.now() < until) {
-        await this.beat(payload);
-        await sleep(Math.min(500, until - Date.now()));
-      }
-      this.checkOwned(payload);
-      delay = Math.min(delay * 2, 10_000);
-    }
-  }
-
-  /** Heartbeats (kafkajs sends one only when due) and gives up if the partition was lost. */
-  private async beat(payload: EachBatchPayload): Promise<void> {
-    this.checkOwned(payload);
-    try {
-      await payload.heartbeat();
-    } catch (error) {
-      throw new Abandoned(`the group is rebalancing (${errorText(error)})`);
-    }
-  }
-
-  private checkOwned(payload: EachBatchPayload): void {
-    if (this.stopping) throw new Abandoned("the consumer is stopping");
-    if (!payload.isRunning() || payload.isStale()) {
-      throw new Abandoned("the partition is no longer assigned to this consumer");
-    }
-  }
-}
-
-interface Accepted {
-  event: ValidEvent;
-  extraFields: string | null;
-  id: string;
-  offset: string;
-}
-
-interface BatchOutcome {
-  alreadyApplied: number;
-  letters: DeadLetter[];
-  unique: Accepted[];
-  repeated: Accepted[];
-  inserted: readonly string[];
-  probabilities: Float64Array;
-}
-
-function toBigInt(value: string | undefined): bigint | undefined {
-  return value === undefined ? undefined : BigInt(value);
-}
-
-/** One line: the message, and the causes' messages where they add something. */
-function errorText(error: unknown): string {
-  const parts: string[] = [];
-  for (let e = error, depth = 0; e !== undefined && depth < 4; depth++) {
-    // drizzle's "Failed query: <sql> params: ..." says less than the driver error it wraps.
-    const message = (e instanceof Error ? e.message : String(e))
-      .replace(/:?\s*Failed query:[\s\S]*$/, "").trim();
-    if (message && !parts.some((p) => p.includes(message))) parts.push(message);
-    e = e instanceof Error ? e.cause : undefined;
-  }
-  // Driver messages may echo a connection string.
-  return parts.join(": ").replace(/\s*\n\s*/g, " ")
-    .replace(/\/\/([^:/@\s]*):[^@\s]*@/g, "//$1:****@");
 }

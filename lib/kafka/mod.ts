@@ -28,5 +28,14 @@ export type {
   PartitionInfo,
   Producer,
 } from "./_client.ts";
-export { ensureDeadLetterTopic, sendDeadLetters } from "./_dead_letter.ts";
-export type { DeadLetter } from "./_dead_letter.ts";
+export { openDeadLetterSink } from "./_dead_letter.ts";
+export type { DeadLetter, DeadLetterSink, DeadLetterTopics } from "./_dead_letter.ts";
+export { Revoked, runGroupConsumer } from "./_consumer.ts";
+export type {
+  Batch,
+  BatchContext,
+  GroupConsumer,
+  Headers,
+  HeaderValue,
+  KafkaRecord,
+} from "./_consumer.ts";
