@@ -2,7 +2,8 @@
 import { ExitCode, numberFlag, parseFlags, runMain, UsageError } from "./lib/cli/mod.ts";
 import { loadConfig } from "./lib/config/mod.ts";
 import { PRODUCER_COMPRESSIONS } from "./lib/kafka/mod.ts";
-import { displayPath, log, out } from "./lib/log/mod.ts";
+import { log, out } from "./lib/log/mod.ts";
+import { displayPath } from "./lib/errors/mod.ts";
 import { exitCodeOf, produceFile, summarize } from "./lib/producer/mod.ts";
 
 const HELP = `Sends a JSON Lines file to Kafka: one message per line, key = event_id.

@@ -2,7 +2,8 @@
 import { numberFlag, parseFlags, runMain, UsageError } from "../lib/cli/mod.ts";
 import { loadConfig } from "../lib/config/mod.ts";
 import { writeEventsFile } from "../dev/generator/mod.ts";
-import { displayPath, log, out } from "../lib/log/mod.ts";
+import { log, out } from "../lib/log/mod.ts";
+import { displayPath } from "../lib/errors/mod.ts";
 
 const HELP = `Writes synthetic e-commerce order events (JSON Lines), reproducibly from a seed.
 

@@ -2,7 +2,7 @@
 import { relative, resolve } from "node:path";
 import { ExitCode, parseFlags, runMain, UsageError } from "../lib/cli/mod.ts";
 import { loadConfig } from "../lib/config/mod.ts";
-import { out } from "../lib/log/mod.ts";
+import { out, warn } from "../lib/log/mod.ts";
 import { checkModel } from "../lib/model/mod.ts";
 import { formatType, zipMapFor, zipMapLabels } from "../lib/model/onnx/mod.ts";
 
@@ -59,6 +59,7 @@ async function main(): Promise<number> {
   } else {
     out("card:     none");
   }
+  for (const warning of report.warnings) warn(warning);
   const source = relative(Deno.cwd(), config.source) || config.source;
   if (!report.problems.length) {
     out(`check:    ok, ${source} fits this model`);

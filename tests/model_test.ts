@@ -1,5 +1,6 @@
 import assert from "assert";
 import { join } from "node:path";
+// independent check: onnxruntime used directly shows why the graph is rewritten for ZipMap.
 import * as ort from "onnxruntime-node";
 import { loadConfig } from "../lib/config/mod.ts";
 import { UserError } from "../lib/errors/mod.ts";

@@ -18,7 +18,7 @@ import { ingestBatch } from "../../lib/db/mod.ts";
 import type { ReturnModel } from "../../lib/model/mod.ts";
 import { validateMessage, type ValidEvent } from "../../lib/events/mod.ts";
 import { produceFile } from "../../lib/producer/mod.ts";
-import { Progress } from "../../lib/cli/mod.ts";
+import { Progress } from "../../lib/log/mod.ts";
 import { log } from "../../lib/log/mod.ts";
 import { CpuSampler, findPid, statusBytes } from "./_proc.ts";
 import type { BatchRecord, ChildOutput } from "./_consumer_child.ts";

@@ -87,5 +87,3 @@ export function reportError(error: unknown): number {
   if (Deno.env.get("PIPELINE_DEBUG")) console.error(error);
   return ExitCode.failure;
 }
-
-export { formatBytes, formatCount, Progress } from "./_progress.ts";

@@ -98,6 +98,7 @@ export async function consume(
   // Local checks first: a model that does not fit the mapping changes nothing anywhere.
   const model = await loadModel(config);
   closing("the model", () => model.close());
+  for (const warning of model.warnings) warn(warning);
   const kafka = createKafka(config.kafka);
   const admin = kafka.admin();
   await admin.connect().catch((error) => {

@@ -2,6 +2,7 @@
  * Errors that every layer raises and only entry points print: each carries the exit code
  * its command ends with, so that no library code needs the command-line layer.
  */
+import { relative } from "node:path";
 
 /** Exit codes shared by every command. */
 export const ExitCode = { ok: 0, failure: 1, usage: 2 } as const;
@@ -124,4 +125,10 @@ export async function retry<T>(
       await wait(delay);
     }
   }
+}
+
+/** A path as messages name it: relative to the working directory unless it lies outside. */
+export function displayPath(path: string): string {
+  const rel = relative(Deno.cwd(), path);
+  return rel && !rel.startsWith("..") ? rel : path;
 }

@@ -1,5 +1,4 @@
 /** Log lines go to stderr so that stdout carries only data. */
-import { relative } from "node:path";
 
 const encoder = new TextEncoder();
 
@@ -17,9 +16,4 @@ export function warn(message: string): void {
 export function out(line: string): void {
   Deno.stdout.writeSync(encoder.encode(line + "\n"));
 }
-
-/** A path as users read it: relative to the working directory unless it lies outside it. */
-export function displayPath(path: string): string {
-  const rel = relative(Deno.cwd(), path);
-  return rel && !rel.startsWith("..") ? rel : path;
-}
+export { formatBytes, formatCount, Progress } from "./_progress.ts";

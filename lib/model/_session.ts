@@ -6,8 +6,7 @@
 import * as ort from "onnxruntime-node";
 import { createHash } from "node:crypto";
 import type { FieldConfig, PipelineConfig } from "../config/mod.ts";
-import { UserError } from "../errors/mod.ts";
-import { displayPath, warn } from "../log/mod.ts";
+import { displayPath, UserError } from "../errors/mod.ts";
 import { encodeInput, type EventRecord, inputWidth, mappingProblems } from "./_features.ts";
 import {
   exposeZipMapInput,
@@ -23,6 +22,8 @@ export interface ReturnModel {
   /** "sha256:<first 16 hex of the file>", plus "+card:<version>" if a model card exists. */
   readonly version: string;
   readonly path: string;
+  /** What the caller should tell the user about the model (e.g. a card that was ignored). */
+  readonly warnings: readonly string[];
   /** One probability of return per event, in [0, 1]; one session.run per call. */
   predict(events: readonly EventRecord[]): Promise<Float64Array>;
   close(): Promise<void>;
@@ -56,6 +57,8 @@ export interface Inspection {
   readonly card?: ModelCard;
   /** Mismatches between the model and pipeline.yaml; empty when it can be used. */
   readonly problems: readonly string[];
+  /** Things worth telling that do not stop the model from being used. */
+  readonly warnings: readonly string[];
 }
 
 /** The model card path of a model path: `x.onnx` -> `x.card.json`. */
@@ -64,7 +67,11 @@ export function cardPathFor(modelPath: string): string {
 }
 
 /** The model's card, if one exists and was written for these very bytes. */
-async function readCard(modelPath: string, sha256: string): Promise<ModelCard | undefined> {
+async function readCard(
+  modelPath: string,
+  sha256: string,
+  onWarning: (message: string) => void,
+): Promise<ModelCard | undefined> {
   let text: string;
   try {
     text = await Deno.readTextFile(cardPathFor(modelPath));
@@ -77,7 +84,7 @@ async function readCard(modelPath: string, sha256: string): Promise<ModelCard | 
     if (typeof card?.name === "string" && typeof card?.version === "string") {
       if (typeof card.model_sha256 !== "string" || card.model_sha256 === sha256) return card;
       // A card left behind by another model would give this one a false version.
-      warn(
+      onWarning(
         `model card "${displayPath(cardPathFor(modelPath))}" describes another model file: ignored`,
       );
       return undefined;
@@ -251,14 +258,16 @@ async function inspectModel(
   }
   const { problems, plan } = checkMapping(info, config.model, config.events.fields);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const warnings: string[] = [];
   return {
     path,
     bytes,
     size: bytes.length,
     sha256,
     info,
-    card: await readCard(path, sha256),
+    card: await readCard(path, sha256, (warning) => warnings.push(warning)),
     problems,
+    warnings,
     plan,
   };
 }
@@ -325,6 +334,7 @@ export async function openReturnModel(
   return {
     version,
     path,
+    warnings: inspection.warnings,
     async predict(events) {
       const n = events.length;
       if (n === 0) return new Float64Array(0);

@@ -19,7 +19,7 @@ import {
   PRODUCER_COMPRESSIONS,
   topicExists,
 } from "../kafka/mod.ts";
-import { formatBytes, formatCount, Progress } from "../cli/mod.ts";
+import { formatBytes, formatCount, Progress } from "../log/mod.ts";
 
 /** What to send and how. Flags override pipeline.yaml, which the caller has already applied. */
 export interface ProduceOptions {
