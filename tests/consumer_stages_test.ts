@@ -170,3 +170,47 @@ Deno.test("applier: a batch applied before writes nothing and moves no offset", 
   assert.deepEqual(calls, []);
   assert.equal(applied.plan.alreadyApplied.length, 2);
 });
+
+Deno.test("applier: a poison record is isolated by bisection, everything else is stored", async () => {
+  const values = Array.from({ length: 1000 }, (_, i) => event(i === 500 ? "poison" : `e${i}`));
+  const checked = checkRecords(records(0n, values), config, now);
+  const { ports, letters, writes } = recordingPorts({});
+  const stored: bigint[] = [];
+  ports.store.storedOffset = () => Promise.resolve(stored.at(-1));
+  const write = ports.store.write;
+  ports.store.write = (batch) => {
+    if (batch.events.some((e) => e.id === "poison")) {
+      return Promise.reject(new Error("CONSTRAINT `chk` failed for `table_events`"));
+    }
+    stored.push(batch.nextOffset);
+    return write(batch);
+  };
+  const applied = await applyBatch(checked, ports, {
+    duplicates: "skip",
+    classify: (error) => /CONSTRAINT/.test(String(error)) ? "permanent" : "transient",
+  });
+  const written = writes.flatMap((w) => w.events.map((e) => e.id));
+  assert.equal(written.length, 999);
+  assert.ok(!written.includes("poison"));
+  assert.equal(new Set(written).size, 999);
+  assert.deepEqual(letters.map((l) => l.record.offset), [500n]);
+  assert.match(letters[0].reason, /^database rejected the event: .*CONSTRAINT `chk` failed/);
+  assert.equal(stored.at(-1), 1000n, "the stored offset moves past the poison record");
+  assert.equal(applied.plan.nextOffset, 1000n);
+  assert.equal(applied.inserted.length, 999);
+  assert.equal(applied.plan.deadLetters.length, 1);
+  // About log2(1000) splits, not one transaction per record.
+  assert.ok(writes.length < 40, `${writes.length} writes`);
+});
+
+Deno.test("applier: transient failures wait and retry, they are never dead-lettered", async () => {
+  const checked = checkRecords(records(0n, [event("a"), event("b")]), config, now);
+  const { ports, letters, writes } = recordingPorts({ failWrites: 3 });
+  const applied = await applyBatch(checked, ports, {
+    duplicates: "skip",
+    classify: () => "transient",
+  });
+  assert.equal(letters.length, 0);
+  assert.equal(writes.length, 1);
+  assert.deepEqual(applied.inserted, ["a", "b"]);
+});

@@ -75,60 +75,159 @@ export interface Applied {
 /** Heartbeats are due every few seconds: never wait longer than this between two. */
 const KEEP_ALIVE_EVERY_MS = 500;
 
+/** Where an attempt failed. */
+export type Stage = "dead-letter" | "model" | "database";
+
 /**
- * Plans against the stored offset and applies the plan, retrying the whole attempt after any
- * failure (with backoff, heartbeating meanwhile). Throws Revoked when the partition is lost
- * or the consumer stops: nothing of this batch was committed then.
+ * What a failure means: `transient` ones (a lost connection, a deadlock, a broker moving a
+ * leader) go away if the same work runs again later; `permanent` ones (a value the database
+ * refuses, a row the model cannot score) never do for the same records.
+ */
+export type Classify = (error: unknown, stage: Stage) => "transient" | "permanent";
+
+/** A failure of one stage, classified; the cause is the port's own error. */
+class StageFailure extends Error {
+  constructor(readonly stage: Stage, readonly permanent: boolean, cause: unknown) {
+    super(errorText(cause), { cause });
+    this.name = "StageFailure";
+  }
+}
+
+/**
+ * Applies a checked batch exactly once. Transient failures are retried for as long as it
+ * takes (with backoff, heartbeating meanwhile). A permanent failure splits the batch in
+ * halves, each applied on its own the same way, until the records that fail alone are found:
+ * those are dead-lettered with the failure as reason and the rest is stored, so no record
+ * stops the partition. Throws Revoked when the partition is lost or the consumer stops:
+ * nothing of the part in flight was committed then.
  */
 export async function applyBatch(
   checked: readonly Checked[],
   ports: Ports,
-  options: { duplicates: "skip" | "update"; validateMs?: number },
+  options: { duplicates: "skip" | "update"; validateMs?: number; classify?: Classify },
 ): Promise<Applied> {
   const ms: StageTimes = { validate: options.validateMs ?? 0, model: 0, db: 0, kafka: 0 };
+  const classify = options.classify ?? (() => "transient");
+  // Dead letters acknowledged by an attempt that failed later are not sent again.
+  const sent = new Set<bigint>();
+  const parts: Applied[] = [];
+  const pending: (readonly Checked[])[] = [checked];
+  while (pending.length) {
+    const part = pending.shift()!;
+    // A part made only of dead letters has nothing to bisect on: its failures can only wait.
+    const onlyLetters = part.every((c) => !c.ok);
+    try {
+      parts.push(
+        await applyPart(part, ports, {
+          ...options,
+          classify: onlyLetters ? () => "transient" : classify,
+          ms,
+          sent,
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof StageFailure) || !error.permanent) throw error;
+      if (part.length > 1) {
+        const half = Math.ceil(part.length / 2);
+        pending.unshift(part.slice(0, half), part.slice(half));
+        continue;
+      }
+      // Alone, it still fails: the record is the poison. It goes to the dead-letter topic.
+      const [poison] = part;
+      const reason = `${error.stage} rejected the event: ${error.message}`;
+      pending.unshift([{ record: poison.record, ok: false, reason }]);
+    }
+  }
+  return merge(parts, ms);
+}
+
+/** The applied parts of one batch, in offset order, as one. */
+function merge(parts: readonly Applied[], ms: StageTimes): Applied {
+  if (parts.length === 1) return parts[0];
+  const plans = parts.map((p) => p.plan);
+  const probabilities = new Float64Array(parts.reduce((n, p) => n + p.probabilities.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    probabilities.set(p.probabilities, at);
+    at += p.probabilities.length;
+  }
+  return {
+    plan: {
+      alreadyApplied: plans.flatMap((p) => p.alreadyApplied),
+      deadLetters: plans.flatMap((p) => p.deadLetters),
+      events: plans.flatMap((p) => p.events),
+      repeats: plans.flatMap((p) => p.repeats),
+      nextOffset: plans[plans.length - 1].nextOffset,
+    },
+    inserted: parts.flatMap((p) => p.inserted),
+    probabilities,
+    ms,
+  };
+}
+
+/** Plans one part against the stored offset and applies it; retries transient failures. */
+function applyPart(
+  checked: readonly Checked[],
+  ports: Ports,
+  options: {
+    duplicates: "skip" | "update";
+    classify: Classify;
+    ms: StageTimes;
+    sent: Set<bigint>;
+  },
+): Promise<Applied> {
+  const { ms, sent, classify } = options;
   let clock = performance.now();
   const lap = (stage: keyof StageTimes) => {
     const at = performance.now();
     ms[stage] += at - clock;
     clock = at;
   };
-  // Dead letters acknowledged by an attempt that failed later are not sent again.
-  const sent = new Set<bigint>();
+  const step = async <T>(stage: Stage, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof Revoked) throw error;
+      throw new StageFailure(stage, classify(error, stage) === "permanent", error);
+    }
+  };
 
-  return await retry(async () => {
+  return retry(async () => {
     clock = performance.now();
-    const stored = await ports.store.storedOffset();
+    const stored = await step("database", () => ports.store.storedOffset());
     lap("db");
     const plan = planBatch(checked, stored, options.duplicates);
     lap("validate");
     if (!hasWork(plan)) return { plan, inserted: [], probabilities: new Float64Array(0), ms };
 
     const unsent = plan.deadLetters.filter((l) => !sent.has(l.record.offset));
-    if (unsent.length) await ports.deadLetters.send(unsent);
+    if (unsent.length) await step("dead-letter", () => ports.deadLetters.send(unsent));
     for (const l of unsent) sent.add(l.record.offset);
     await ports.keepAlive();
     lap("kafka");
 
     const probabilities = plan.events.length
-      ? await ports.scorer.predict(plan.events.map((e) => e.event))
+      ? await step("model", () => ports.scorer.predict(plan.events.map((e) => e.event)))
       : new Float64Array(0);
     lap("model");
     await ports.keepAlive();
     lap("kafka");
 
-    const { inserted } = await ports.store.write({
-      events: plan.events,
-      probabilities,
-      modelVersion: ports.scorer.version,
-      nextOffset: plan.nextOffset,
-    });
+    const { inserted } = await step("database", () =>
+      ports.store.write({
+        events: plan.events,
+        probabilities,
+        modelVersion: ports.scorer.version,
+        nextOffset: plan.nextOffset,
+      }));
     lap("db");
     return { plan, inserted, probabilities, ms };
   }, {
     initialDelayMs: 250,
     maxDelayMs: 10_000,
-    retryable: (error) => !(error instanceof Revoked),
-    onRetry: ports.onRetry,
+    retryable: (error) => error instanceof StageFailure && !error.permanent,
+    onRetry: (error, attempt, delayMs) =>
+      ports.onRetry((error as StageFailure).cause ?? error, attempt, delayMs),
     wait: async (delayMs) => {
       const until = Date.now() + delayMs;
       while (Date.now() < until) {

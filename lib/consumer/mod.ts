@@ -28,9 +28,9 @@ import {
   topicPartitions,
   topicWatermarks,
 } from "../kafka/mod.ts";
-import { type Database, ingestBatch, openDatabase, storedOffsets } from "../db/mod.ts";
+import { type Database, ingestBatch, isDataError, openDatabase, storedOffsets } from "../db/mod.ts";
 import { loadModel, type ReturnModel } from "../model/mod.ts";
-import { applyBatch, type Ports, retryWarning, type StageTimes } from "./_applier.ts";
+import { applyBatch, type Ports, retryWarning, type Stage, type StageTimes } from "./_applier.ts";
 import { checkRecords, trustedOffset } from "./_planner.ts";
 import { Monitor } from "./_monitor.ts";
 import { batchLines, type ConsumeStats, count, emptyStats, summaryLine } from "./_reporter.ts";
@@ -153,6 +153,16 @@ function adminTopics(admin: Admin) {
     partitionCount: async (topic: string) =>
       (await topicPartitions(admin, [topic])).get(topic)?.length ?? 1,
   };
+}
+
+/**
+ * What a retry can fix. The model failing on a batch, or the database refusing a value or a
+ * row, is permanent for those records; anything else (connections, locks, the broker) waits.
+ */
+function classifyFailure(error: unknown, stage: Stage): "transient" | "permanent" {
+  if (stage === "model") return "permanent";
+  if (stage === "database") return isDataError(error) ? "permanent" : "transient";
+  return "transient";
 }
 
 /** One run: the group member, its batch handler, its monitor and its counters. */
@@ -327,6 +337,7 @@ class Run {
       applied = await applyBatch(checked, this.#ports(partition, context, { first, last }), {
         duplicates,
         validateMs,
+        classify: classifyFailure,
       });
     } catch (error) {
       if (!(error instanceof Revoked)) throw error;

@@ -356,6 +356,31 @@ export function isTransientError(error: unknown): boolean {
   return false;
 }
 
+/**
+ * Server errors about the rows themselves: the same statement with the same values fails
+ * again however often it runs, so the consumer isolates the records instead of waiting.
+ */
+const DATA_ERRNOS = new Set([
+  1048, // ER_BAD_NULL_ERROR
+  1062, // ER_DUP_ENTRY (after the duplicate-key race attempts)
+  1264, // ER_WARN_DATA_OUT_OF_RANGE
+  1292, // ER_TRUNCATED_WRONG_VALUE (an incorrect date or number)
+  1366, // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
+  1406, // ER_DATA_TOO_LONG
+  1451, // ER_ROW_IS_REFERENCED_2
+  1452, // ER_NO_REFERENCED_ROW_2
+  1644, // ER_SIGNAL_EXCEPTION: a trigger refused the row
+  3140, // ER_INVALID_JSON_TEXT (MySQL)
+  3819, // ER_CHECK_CONSTRAINT_VIOLATED (MySQL)
+  4025, // ER_CONSTRAINT_FAILED (MariaDB CHECK)
+]);
+
+/** Whether a failure is the server refusing the data written (not a connection or lock). */
+export function isDataError(error: unknown): boolean {
+  if (isTransientError(error)) return false;
+  return causes(error).some((e) => typeof e.errno === "number" && DATA_ERRNOS.has(e.errno));
+}
+
 /** Delay before attempt `attempt` (1-based retry count): exponential with full jitter. */
 function backoffDelay(policy: RetryPolicy, attempt: number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (attempt - 1));

@@ -4,6 +4,7 @@ export {
   describeError,
   errorCode,
   errorNumber,
+  isDataError,
   isTransientError,
   MIGRATIONS_FOLDER,
   migrationStatus,
