@@ -5,10 +5,10 @@
  */
 import * as ort from "onnxruntime-node";
 import { createHash } from "node:crypto";
-import type { FieldConfig, PipelineConfig } from "../config/mod.ts";
+import type { PipelineConfig } from "../config/mod.ts";
 import { UserError } from "../errors/mod.ts";
 import { displayPath, warn } from "../log/mod.ts";
-import { encodeInput, type EventRecord, inputWidth, mappingProblems } from "./_features.ts";
+import { encodeInput, type EventRecord, inputWidth } from "./_features.ts";
 import {
   exposeZipMapInput,
   formatType,
@@ -95,14 +95,14 @@ async function readCard(modelPath: string, sha256: string): Promise<ModelCard | 
 
 /**
  * Compares the mapping in pipeline.yaml with what the model declares; returns every problem
- * and, when there are none, how to read the probability.
+ * and, when there are none, how to read the probability. The mapping's own consistency (fields,
+ * encodings, tensor types) was checked when the config was loaded.
  */
 function checkMapping(
   info: ModelInfo,
   model: PipelineConfig["model"],
-  fields: Readonly<Record<string, FieldConfig>>,
 ): { problems: string[]; plan?: ReadPlan } {
-  const problems = mappingProblems(model, fields);
+  const problems: string[] = [];
   const mapped = new Map(model.inputs.map((input, i) => [input.name, { input, i }]));
   const ranks: Record<string, number> = {};
   for (const declared of info.inputs) {
@@ -249,7 +249,7 @@ async function inspectModel(
       { cause: error },
     );
   }
-  const { problems, plan } = checkMapping(info, config.model, config.events.fields);
+  const { problems, plan } = checkMapping(info, config.model);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   return {
     path,
