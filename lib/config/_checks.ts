@@ -4,7 +4,7 @@
  * key passed the spec, so that nothing but a model file or a server can fail later.
  */
 import type { SpecConfig } from "./_pipeline_spec.ts";
-import { type Column, COLUMNS } from "./_columns.ts";
+import { COLUMNS } from "./_columns.ts";
 import type { KeyPath } from "./_yaml.ts";
 
 /** Reports one problem at the value of `path` (or its nearest written ancestor). */
@@ -86,36 +86,26 @@ export function checkColumns(events: SpecConfig["events"], report: Report): void
       );
       continue;
     }
-    for (const problem of limitProblems(field, column)) {
-      report([...at, ...problem.key], problem.text);
+    const limit = (key: string, value: number | undefined, bound: Bound | undefined) => {
+      if (!bound) return;
+      const text = `at ${bound.most ? "most" : "least"} ${bound.limit} ${bound.why}`;
+      if (value === undefined) report(at, `needs ${key}: ${text}`);
+      else if (bound.most ? value > bound.limit : value < bound.limit) {
+        report([...at, key], `must be ${text}`);
+      }
+    };
+    if (field.type === "string") {
+      limit("max_length", field.maxLength, bound(column.maxLength, true, "size"));
+    } else {
+      limit("min", field.min, bound(column.min, false, "range"));
+      limit("max", field.max, bound(column.max, true, "range"));
     }
   }
 }
 
-function limitProblems(field: Field, column: Column): { key: string[]; text: string }[] {
-  const problems: { key: string[]; text: string }[] = [];
-  const check = (
-    key: string,
-    value: number | undefined,
-    limit: number | undefined,
-    why: string,
-  ) => {
-    if (limit === undefined) return;
-    const most = key !== "min";
-    if (value === undefined) {
-      problems.push({
-        key: [],
-        text: `needs ${key}: at ${most ? "most" : "least"} ${limit} ${why}`,
-      });
-    } else if (most ? value > limit : value < limit) {
-      problems.push({ key: [key], text: `must be at ${most ? "most" : "least"} ${limit} ${why}` });
-    }
-  };
-  if (field.type === "string") {
-    check("max_length", field.maxLength, column.maxLength, "(its column's size)");
-  } else {
-    check("min", field.min, column.min, "(its column's range)");
-    check("max", field.max, column.max, "(its column's range)");
-  }
-  return problems;
+/** A column's limit on a field's max_length, min or max. */
+type Bound = { limit: number; most: boolean; why: string };
+
+function bound(limit: number | undefined, most: boolean, what: string): Bound | undefined {
+  return limit === undefined ? undefined : { limit, most, why: `(its column's ${what})` };
 }
