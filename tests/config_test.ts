@@ -188,3 +188,174 @@ for (const [name, expected] of badFixtures) {
     assert.equal(result.stdout, "");
   });
 }
+
+/** Line and column (1-based) where `needle` first appears at or after `anchor` in `text`. */
+function positionOf(text: string, anchor: string, needle: string): { line: number; col: number } {
+  const at = text.indexOf(needle, text.indexOf(anchor));
+  assert.ok(at >= 0 && text.indexOf(anchor) >= 0, `no ${needle} after ${anchor}`);
+  const before = text.slice(0, at).split("\n");
+  return { line: before.length, col: before.at(-1)!.length + 1 };
+}
+
+/** The one problem parseConfig() reports for an edit, with where it points in the edited file. */
+function oneProblem(from: string, to: string, anchor: string, needle: string) {
+  const error = problemsOf(from, to);
+  assert.equal(error.problems.length, 1, error.message);
+  const [problem] = error.problems;
+  const { line, col } = positionOf(base.replace(from, to), anchor, needle);
+  assert.equal(problem.line, line, error.message);
+  assert.equal(problem.col, col, error.message);
+  return { problem, message: error.message, line, col };
+}
+
+const orderId = "    order_id: { type: string, max_length: 64 }\n";
+const nItems = "    order_n_items: { type: integer, default: 0, min: 0, max: 10000 }\n";
+
+Deno.test("parseConfig() rejects a string field longer than its column, at its max_length", () => {
+  const to = "    order_id: { type: string, max_length: 100 }\n";
+  const { problem, message, line, col } = oneProblem(orderId, to, "    order_id:", "100");
+  assert.equal(problem.path, "events.fields.order_id.max_length");
+  assert.equal(problem.message, "must be at most 64 (its column's size)");
+  assert.ok(
+    message.includes(
+      `inline.yaml:${line}:${col}: events.fields.order_id.max_length: must be at most 64 (its column's size)`,
+    ),
+    message,
+  );
+  // Without max_length any length would be accepted: the field itself is pointed at.
+  const unbounded = oneProblem(orderId, "    order_id: { type: string }\n", "    order_id:", "{");
+  assert.equal(unbounded.problem.path, "events.fields.order_id");
+  assert.equal(unbounded.problem.message, "needs max_length: at most 64 (its column's size)");
+});
+
+Deno.test("parseConfig() rejects a column field of a type its column cannot hold", () => {
+  const to = '    order_n_items: { type: string, default: "0" }\n';
+  const error = problemsOf(nItems, to);
+  const text = base.replace(nItems, to);
+  const type = positionOf(text, "    order_n_items:", "string");
+  const feature = positionOf(text, "        - { field: order_n_items", "number");
+  assert.deepEqual(error.problems, [
+    {
+      path: "events.fields.order_n_items.type",
+      ...type,
+      message: "a string field cannot be stored in its INT column (declare it integer)",
+    },
+    // The model mapping reads the field as a number too.
+    {
+      path: "model.inputs[0].features[3].encode",
+      ...feature,
+      message: 'field "order_n_items" is a string, not numeric',
+    },
+  ]);
+  assert.ok(
+    error.message.includes(
+      `inline.yaml:${type.line}:${type.col}: events.fields.order_n_items.type: a string field cannot be stored in its INT column (declare it integer)`,
+    ),
+    error.message,
+  );
+  const time = oneProblem(
+    "    event_time: { type: datetime, default: now }\n",
+    "    event_time: { type: string, default: now }\n",
+    "    event_time:",
+    "string",
+  );
+  assert.equal(
+    time.problem.message,
+    "a string field cannot be stored in its DATETIME(3) column (declare it datetime)",
+  );
+});
+
+Deno.test("parseConfig() rejects numeric bounds beyond the column's range", () => {
+  const to = "    order_n_items: { type: integer, default: 0, min: 0, max: 3000000000 }\n";
+  const { problem } = oneProblem(nItems, to, "    order_n_items:", "3000000000");
+  assert.equal(problem.path, "events.fields.order_n_items.max");
+  assert.equal(problem.message, "must be at most 2147483647 (its column's range)");
+  const money = "    order_discount: { type: number, default: 0.0, min: 0, max: 10000000 }\n";
+  const unbounded = oneProblem(
+    money,
+    "    order_discount: { type: number, default: 0.0, max: 10000000 }\n",
+    "    order_discount:",
+    "{",
+  );
+  assert.equal(unbounded.problem.path, "events.fields.order_discount");
+  assert.equal(
+    unbounded.problem.message,
+    "needs min: at least -9999999999.99 (its column's range)",
+  );
+});
+
+Deno.test("parseConfig() requires the fields whose columns have no default", () => {
+  const required = "  required: [event_id, order_id, customer_customer_id]\n";
+  let text = base.replace(required, "  required: [event_id, customer_customer_id]\n");
+  text = text.replace(orderId, "").replace(
+    "        - { field: order_basket_value",
+    "        - { field: order_discount",
+  );
+  try {
+    parseConfig(text, { file, env: () => undefined });
+    assert.fail("no ConfigError");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems.map((p) => [p.path, p.line, p.message]), [[
+      "events.fields",
+      lineOf(text, "    event_id:"),
+      '"order_id" is not declared: its column has no default (declare it as a string field)',
+    ]]);
+  }
+});
+
+Deno.test("parseConfig() rejects a model feature naming an undeclared field", () => {
+  const from = "        - { field: order_discount, encode: number }\n";
+  const to = "        - { field: order_discont, encode: number }\n";
+  const { problem, message, line } = oneProblem(from, to, to, "order_discont");
+  assert.equal(problem.path, "model.inputs[0].features[2].field");
+  assert.equal(problem.message, '"order_discont" is not declared under events.fields');
+  assert.ok(
+    message.includes(
+      `inline.yaml:${line}:20: model.inputs[0].features[2].field: "order_discont" is not declared under events.fields`,
+    ),
+    message,
+  );
+});
+
+Deno.test("parseConfig() rejects fractional values for an int64 input and repeated inputs", () => {
+  const inputs = base.slice(base.indexOf("  inputs:\n"));
+  const to = [
+    "  inputs:",
+    "    - name: n",
+    "      type: int64",
+    "      features:",
+    "        - { field: order_basket_value, encode: number }",
+    "        - { field: order_n_items, encode: { scale: { mean: 0, std: 2 } } }",
+    "        - { field: order_n_items, encode: number, missing: 0.5 }",
+    "    - name: n",
+    "      type: float32",
+    "      features:",
+    "        - { field: order_device, encode: { one_hot: [app, web, app] } }",
+    "",
+  ].join("\n");
+  const text = base.replace(inputs, to);
+  try {
+    parseConfig(text, { file, env: () => undefined });
+    assert.fail("no ConfigError");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    const at = (needle: string, anchor = "  inputs:\n") => {
+      const { line, col } = positionOf(text, anchor, needle);
+      return `${line}:${col}`;
+    };
+    assert.deepEqual(error.problems.map((p) => `${p.line}:${p.col} ${p.path}: ${p.message}`), [
+      `${
+        at("number")
+      } model.inputs[0].features[0].encode: field "order_basket_value" is a number; an int64 input takes integer or boolean fields`,
+      `${
+        at("{ scale")
+      } model.inputs[0].features[1].encode: an int64 input cannot take scaled (fractional) values`,
+      `${at("0.5")} model.inputs[0].features[2].missing: expected an integer for an int64 input`,
+      `${
+        at("n\n", "    - name: n\n      type: float32")
+      } model.inputs[1].name: model input "n" is listed more than once under model.inputs`,
+      `${at("app]")} model.inputs[1].features[0].encode.one_hot[2]: "app" is listed twice`,
+    ]);
+  }
+});

@@ -424,16 +424,3 @@ Deno.test("openDatabase() says clearly when the password is wrong", async () => 
     return true;
   });
 });
-
-Deno.test("openDatabase() refuses a config allowing ids longer than their column", async () => {
-  const base = await loadConfig(
-    await writeTestConfig({
-      database: "never_created",
-      "events.fields.order_id.max_length": 100,
-    }),
-  );
-  await assert.rejects(
-    openDatabase(base),
-    /events\.fields\.order_id\.max_length must be at most 64/,
-  );
-});

@@ -1,12 +1,6 @@
 import assert from "assert";
-import type { FieldConfig, ModelInputConfig, PipelineConfig } from "../lib/config/mod.ts";
-import {
-  columnNames,
-  encodeInput,
-  inputWidth,
-  mappingProblems,
-  withDefaults,
-} from "../lib/model/mod.ts";
+import type { FieldConfig, ModelInputConfig } from "../lib/config/mod.ts";
+import { columnNames, encodeInput, inputWidth, withDefaults } from "../lib/model/mod.ts";
 
 const fields: Record<string, FieldConfig> = {
   order_basket_value: { type: "number", default: 0 },
@@ -111,30 +105,6 @@ Deno.test("encodeInput() refuses values it cannot encode rather than guess", () 
       ),
     /Cannot encode field "order_id": value missing and no default/,
   );
-});
-
-Deno.test("mappingProblems() rejects fractional values for an int64 input and repeated inputs", () => {
-  const model: PipelineConfig["model"] = {
-    path: "/m.onnx",
-    output: { name: "p", returnedClass: 1 },
-    inputs: [
-      {
-        name: "n",
-        type: "int64",
-        features: [
-          { field: "order_basket_value", encode: "number" },
-          { field: "order_n_items", encode: { scale: { mean: 0, std: 2 } } },
-          { field: "order_n_items", encode: "number" },
-        ],
-      },
-      { name: "n", type: "float32", features: [{ field: "order_n_items", encode: "number" }] },
-    ],
-  };
-  assert.deepEqual(mappingProblems(model, fields), [
-    'model.inputs[0].features[0]: field "order_basket_value" is a number; an int64 input takes integer or boolean fields',
-    "model.inputs[0].features[1]: an int64 input cannot take scaled (fractional) values",
-    'model input "n" is listed more than once under model.inputs',
-  ]);
 });
 
 Deno.test("withDefaults() fills absent and null fields as validation does, keeping the others", () => {

@@ -1,7 +1,7 @@
 /** The spec of pipeline.yaml: every key, its type, default and description. */
-import type { Spec } from "./_spec.ts";
+import type { ConfigOf, Spec } from "./_spec.ts";
 
-const scalar: Spec = {
+const scalar = {
   kind: "union",
   description: "A scalar value.",
   expected: "a string, number or boolean",
@@ -18,9 +18,9 @@ const scalar: Spec = {
       : typeof raw === "boolean"
       ? 2
       : undefined,
-};
+} as const satisfies Spec;
 
-const fieldSpec: Spec = {
+const fieldSpec = {
   kind: "object",
   description: "How one event field is typed and defaulted.",
   fields: {
@@ -35,7 +35,7 @@ const fieldSpec: Spec = {
         "Value used when the field is missing or null (`now` for a datetime means the time of " +
         "consumption). A field without a default must be listed in `events.required`.",
       optional: true,
-    } as Spec,
+    },
     min: {
       kind: "number",
       description: "Smallest accepted value (integer, number).",
@@ -54,9 +54,9 @@ const fieldSpec: Spec = {
       optional: true,
     },
   },
-};
+} as const satisfies Spec;
 
-const encodeSpec: Spec = {
+const encodeSpec = {
   kind: "union",
   description:
     "How the field becomes tensor values: `number` (as is), `string` (as is, for string " +
@@ -100,10 +100,10 @@ const encodeSpec: Spec = {
     }
     return undefined;
   },
-};
+} as const satisfies Spec;
 
 /** Spec of the whole file. */
-export const pipelineSpec: Spec = {
+export const pipelineSpec = {
   kind: "object",
   description: "pipeline.yaml",
   fields: {
@@ -348,7 +348,7 @@ export const pipelineSpec: Spec = {
                       ...scalar,
                       description: "Value used when the field is absent (else the field default).",
                       optional: true,
-                    } as Spec,
+                    },
                   },
                 },
               },
@@ -358,4 +358,7 @@ export const pipelineSpec: Spec = {
       },
     },
   },
-};
+} as const satisfies Spec;
+
+/** The loaded pipeline.yaml, as the spec declares it (before paths and topics are resolved). */
+export type SpecConfig = ConfigOf<typeof pipelineSpec>;

@@ -15,7 +15,6 @@ import type { PipelineConfig } from "../config/mod.ts";
 import { maskUrl } from "../config/mod.ts";
 import { ExitCode, UserError } from "../errors/mod.ts";
 import { log, out, warn } from "../log/mod.ts";
-import { ID_LENGTH, LABEL_LENGTH } from "../config/mod.ts";
 import * as schema from "./_schema.ts";
 
 /** Query operators for the other modules, so that only this file and schema.ts import drizzle. */
@@ -129,7 +128,6 @@ export async function openDatabase(
   config: PipelineConfig,
   options: OpenOptions = {},
 ): Promise<Database> {
-  checkFieldLengths(config);
   const target = parseDatabaseUrl(config.database.url);
   const connectTimeout = options.connectTimeoutMs ?? 10_000;
   await createDatabaseIfMissing(target, connectTimeout, options.create ?? true);
@@ -179,30 +177,6 @@ export async function openDatabase(
   } catch (error) {
     await pool.end().catch(() => {});
     throw error;
-  }
-}
-
-/** Rejects string fields that pipeline.yaml allows to be longer than their column. */
-function checkFieldLengths(config: PipelineConfig): void {
-  const columns: Record<string, number> = {
-    event_id: ID_LENGTH,
-    order_id: ID_LENGTH,
-    customer_customer_id: ID_LENGTH,
-    customer_country: LABEL_LENGTH,
-    order_device: LABEL_LENGTH,
-    order_channel: LABEL_LENGTH,
-    order_main_category: LABEL_LENGTH,
-  };
-  const problems = Object.entries(columns).flatMap(([name, length]) => {
-    const field = config.events.fields[name];
-    if (!field || field.type !== "string") return [];
-    if (field.maxLength !== undefined && field.maxLength <= length) return [];
-    return [`events.fields.${name}.max_length must be at most ${length} (its column's size)`];
-  });
-  if (problems.length) {
-    throw new UserError(`Cannot store events as configured: ${problems.join("; ")}`, {
-      hint: `fix ${config.source}`,
-    });
   }
 }
 

@@ -2,12 +2,7 @@
  * Event -> tensor values, from the mapping in pipeline.yaml (model.inputs). Pure, no I/O:
  * serving and training both call encodeInput, so a model sees the same numbers in both.
  */
-import type {
-  FeatureConfig,
-  FieldConfig,
-  ModelInputConfig,
-  PipelineConfig,
-} from "../config/mod.ts";
+import type { FeatureConfig, FieldConfig, ModelInputConfig } from "../config/mod.ts";
 
 /** An event as a record of field values (a ValidEvent, or a raw record during training). */
 export type EventRecord = Readonly<Record<string, unknown>>;
@@ -33,34 +28,6 @@ export function columnNames(input: ModelInputConfig): string[] {
       ? f.encode.oneHot.map((v) => `${f.field}=${v}`)
       : [f.field]
   );
-}
-
-/** Mapping problems that depend on field types and tensor types together. */
-export function mappingProblems(
-  model: PipelineConfig["model"],
-  fields: Readonly<Record<string, FieldConfig>>,
-): string[] {
-  const problems: string[] = [];
-  for (const [i, input] of model.inputs.entries()) {
-    if (input.type !== "int64") continue;
-    for (const [j, f] of input.features.entries()) {
-      const where = `model.inputs[${i}].features[${j}]`;
-      if (typeof f.encode === "object" && "scale" in f.encode) {
-        problems.push(`${where}: an int64 input cannot take scaled (fractional) values`);
-      } else if (f.encode === "number" && fields[f.field]?.type === "number") {
-        problems.push(
-          `${where}: field "${f.field}" is a number; an int64 input takes integer or boolean fields`,
-        );
-      }
-    }
-  }
-  const names = model.inputs.map((i) => i.name);
-  for (const name of new Set(names)) {
-    if (names.indexOf(name) !== names.lastIndexOf(name)) {
-      problems.push(`model input "${name}" is listed more than once under model.inputs`);
-    }
-  }
-  return problems;
 }
 
 /** The value a feature reads: the event's, else `missing`, else the field default. */

@@ -5,9 +5,9 @@
  */
 import * as ort from "onnxruntime-node";
 import { createHash } from "node:crypto";
-import type { FieldConfig, PipelineConfig } from "../config/mod.ts";
+import type { PipelineConfig } from "../config/mod.ts";
 import { displayPath, UserError } from "../errors/mod.ts";
-import { encodeInput, type EventRecord, inputWidth, mappingProblems } from "./_features.ts";
+import { encodeInput, type EventRecord, inputWidth } from "./_features.ts";
 import {
   exposeZipMapInput,
   formatType,
@@ -102,14 +102,14 @@ async function readCard(
 
 /**
  * Compares the mapping in pipeline.yaml with what the model declares; returns every problem
- * and, when there are none, how to read the probability.
+ * and, when there are none, how to read the probability. The mapping's own consistency (fields,
+ * encodings, tensor types) was checked when the config was loaded.
  */
 function checkMapping(
   info: ModelInfo,
   model: PipelineConfig["model"],
-  fields: Readonly<Record<string, FieldConfig>>,
 ): { problems: string[]; plan?: ReadPlan } {
-  const problems = mappingProblems(model, fields);
+  const problems: string[] = [];
   const mapped = new Map(model.inputs.map((input, i) => [input.name, { input, i }]));
   const ranks: Record<string, number> = {};
   for (const declared of info.inputs) {
@@ -256,7 +256,7 @@ async function inspectModel(
       { cause: error },
     );
   }
-  const { problems, plan } = checkMapping(info, config.model, config.events.fields);
+  const { problems, plan } = checkMapping(info, config.model);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const warnings: string[] = [];
   return {

@@ -1,0 +1,111 @@
+/**
+ * Checks that span several keys, which a per-key spec cannot express: the event fields among
+ * themselves and against the database columns they are written to. Run at load, after every
+ * key passed the spec, so that nothing but a model file or a server can fail later.
+ */
+import type { SpecConfig } from "./_pipeline_spec.ts";
+import { COLUMNS } from "./_columns.ts";
+import type { KeyPath } from "./_yaml.ts";
+
+/** Reports one problem at the value of `path` (or its nearest written ancestor). */
+export type Report = (path: KeyPath, message: string) => void;
+
+type Field = SpecConfig["events"]["fields"][string];
+
+/** events.required against events.fields, and each field's default against its type. */
+export function checkEvents(events: SpecConfig["events"], report: Report): void {
+  for (const [i, name] of events.required.entries()) {
+    if (!Object.hasOwn(events.fields, name)) {
+      report(["events", "required", i], `"${name}" is not declared under events.fields`);
+    }
+  }
+  for (const [name, field] of Object.entries(events.fields)) {
+    if (field.default === undefined) {
+      if (!events.required.includes(name)) {
+        report(
+          ["events", "fields", name],
+          "has no default: give one or list it in events.required",
+        );
+      }
+      continue;
+    }
+    const problem = defaultProblem(field);
+    if (problem) report(["events", "fields", name, "default"], problem);
+  }
+}
+
+function defaultProblem(field: Field): string | undefined {
+  const value = field.default;
+  switch (field.type) {
+    case "string":
+      return typeof value === "string" ? undefined : `expected a string default for a string field`;
+    case "boolean":
+      return typeof value === "boolean" ? undefined : "expected true or false";
+    case "datetime":
+      return value === "now" || typeof value === "string" && !Number.isNaN(Date.parse(value))
+        ? undefined
+        : `expected "now" or an ISO 8601 time`;
+    case "integer":
+    case "number": {
+      if (typeof value !== "number" || (field.type === "integer" && !Number.isInteger(value))) {
+        return `expected ${field.type === "integer" ? "an integer" : "a number"}`;
+      }
+      if (field.min !== undefined && value < field.min) return `below min ${field.min}`;
+      if (field.max !== undefined && value > field.max) return `above max ${field.max}`;
+      return undefined;
+    }
+  }
+}
+
+/**
+ * Every value an event may carry in a column field must fit its column: the right type, text
+ * no longer than the column, numbers within its range; and a column without a default must be
+ * declared. Otherwise a valid event would make the database refuse a whole batch.
+ */
+export function checkColumns(events: SpecConfig["events"], report: Report): void {
+  for (const [name, column] of Object.entries(COLUMNS)) {
+    const field = Object.hasOwn(events.fields, name) ? events.fields[name] : undefined;
+    if (!field) {
+      if (column.key) {
+        report(
+          ["events", "fields"],
+          `"${name}" is not declared: its column has no default (declare it as a ${
+            column.holds[0]
+          } field)`,
+        );
+      }
+      continue;
+    }
+    const at = ["events", "fields", name];
+    if (!column.holds.includes(field.type)) {
+      report(
+        [...at, "type"],
+        `a ${field.type} field cannot be stored in its ${column.sql} column (declare it ${
+          column.holds.join(" or ")
+        })`,
+      );
+      continue;
+    }
+    const limit = (key: string, value: number | undefined, bound: Bound | undefined) => {
+      if (!bound) return;
+      const text = `at ${bound.most ? "most" : "least"} ${bound.limit} ${bound.why}`;
+      if (value === undefined) report(at, `needs ${key}: ${text}`);
+      else if (bound.most ? value > bound.limit : value < bound.limit) {
+        report([...at, key], `must be ${text}`);
+      }
+    };
+    if (field.type === "string") {
+      limit("max_length", field.maxLength, bound(column.maxLength, true, "size"));
+    } else {
+      limit("min", field.min, bound(column.min, false, "range"));
+      limit("max", field.max, bound(column.max, true, "range"));
+    }
+  }
+}
+
+/** A column's limit on a field's max_length, min or max. */
+type Bound = { limit: number; most: boolean; why: string };
+
+function bound(limit: number | undefined, most: boolean, what: string): Bound | undefined {
+  return limit === undefined ? undefined : { limit, most, why: `(its column's ${what})` };
+}
