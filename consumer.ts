@@ -70,13 +70,15 @@ runMain(async () => {
   const config = await loadConfig(values.config);
 
   const stop = new AbortController();
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const onSignal = () => {
-    signals++;
-    if (signals === 1) {
+    if (firstSignalAt === undefined) {
+      firstSignalAt = Date.now();
       log("Stopping: finishing the batch in flight (signal again to exit at once)");
       stop.abort();
-    } else Deno.exit(ExitCode.failure);
+      // Ctrl-C under `deno task` delivers SIGINT twice (the terminal's, and the one the task
+      // runner forwards): only a signal well after the first is a deliberate second one.
+    } else if (Date.now() - firstSignalAt > 1000) Deno.exit(ExitCode.failure);
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);

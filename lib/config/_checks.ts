@@ -12,6 +12,23 @@ export type Report = (path: KeyPath, message: string) => void;
 
 type Field = SpecConfig["events"]["fields"][string];
 
+/** Kafka's own rule for topic names (kafka.common.internals.Topic). */
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+/** The topic names, which the broker would refuse only once the consumer runs. */
+export function checkTopics(kafka: SpecConfig["kafka"], report: Report): void {
+  const names = [["topic", kafka.topic], ["dead_letter_topic", kafka.deadLetterTopic]] as const;
+  for (const [key, name] of names) {
+    if (key === "dead_letter_topic" && name === "") continue;
+    if (!TOPIC_NAME.test(name) || name === "." || name === "..") {
+      report(
+        ["kafka", key],
+        `"${name}" is not a valid Kafka topic name: use 1 to 249 letters, digits, ".", "_" or "-"`,
+      );
+    }
+  }
+}
+
 /** events.required against events.fields, and each field's default against its type. */
 export function checkEvents(events: SpecConfig["events"], report: Report): void {
   for (const [i, name] of events.required.entries()) {

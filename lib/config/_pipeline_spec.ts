@@ -165,6 +165,13 @@ export const pipelineSpec = {
           default: 10000,
           min: 100,
         },
+        session_timeout_ms: {
+          kind: "integer",
+          description: "A consumer silent this long loses its partitions (docs/consumer.md).",
+          default: 6000,
+          min: 1000,
+          max: 300000,
+        },
       },
     },
     database: {

@@ -25,6 +25,7 @@ import {
   Revoked,
   runGroupConsumer,
   topicExists,
+  topicMaxMessageBytes,
   topicPartitions,
   topicWatermarks,
 } from "../kafka/mod.ts";
@@ -152,6 +153,7 @@ function adminTopics(admin: Admin) {
     createTopic: (o: Parameters<typeof createTopic>[1]) => createTopic(admin, o),
     partitionCount: async (topic: string) =>
       (await topicPartitions(admin, [topic])).get(topic)?.length ?? 1,
+    maxMessageBytes: (topic: string) => topicMaxMessageBytes(admin, topic),
   };
 }
 
@@ -218,7 +220,7 @@ class Run {
       fromBeginning: this.options.fromBeginning ?? true,
       maxBytesPerPartition: this.config.consumer.maxFetchBytes,
       partitionsConsumedConcurrently: this.config.consumer.partitionsConsumedConcurrently,
-      sessionTimeoutMs: 10_000,
+      sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
       onAssigned: (partitions) => {
         this.#monitor.assigned(partitions);
         const which = partitions.length

@@ -9,7 +9,7 @@ import {
   logLevel,
   type Producer,
 } from "kafkajs";
-import { CompressionTypes, Partitioners } from "kafkajs";
+import { CompressionTypes, ConfigResourceTypes, Partitioners } from "kafkajs";
 import process from "node:process";
 import type { PipelineConfig } from "../config/mod.ts";
 import { UserError } from "../errors/mod.ts";
@@ -413,4 +413,22 @@ export function createProducer(kafka: Kafka, options: {
     send: (record) => producer.send({ ...defaults, ...record }),
     sendBatch: (batch) => producer.sendBatch({ ...defaults, ...batch }),
   };
+}
+
+/** The largest record batch the broker accepts on a topic: its max.message.bytes. */
+export async function topicMaxMessageBytes(admin: Admin, topic: string): Promise<number> {
+  const { resources } = await admin.describeConfigs({
+    resources: [{
+      type: ConfigResourceTypes.TOPIC,
+      name: topic,
+      configNames: ["max.message.bytes"],
+    }],
+    includeSynonyms: false,
+  });
+  const value = resources[0]?.configEntries.find((e) => e.configName === "max.message.bytes");
+  const bytes = Number(value?.configValue);
+  if (!Number.isFinite(bytes) || bytes <= 0) {
+    throw new Error(`Cannot read max.message.bytes of topic "${topic}"`);
+  }
+  return bytes;
 }

@@ -15,6 +15,7 @@ export {
   PRODUCER_COMPRESSIONS,
   recreateTopic,
   topicExists,
+  topicMaxMessageBytes,
   topicPartitions,
   topicWatermarks,
   waitTopicGone,
