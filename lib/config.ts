@@ -6,6 +6,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "y
 import { dirname, isAbsolute, resolve } from "node:path";
 import { camelCase, expectedOf, type Spec } from "./_spec.ts";
 import { pipelineSpec } from "./config_spec.ts";
+import type { ProducerCompression } from "./kafka.ts";
 
 export type FieldType = "string" | "integer" | "number" | "boolean" | "datetime";
 export type Scalar = string | number | boolean;
@@ -59,7 +60,7 @@ export interface PipelineConfig {
     /** Absolute path. */
     readonly file: string;
     readonly batchSize: number;
-    readonly compression: "none" | "gzip";
+    readonly compression: ProducerCompression;
     readonly acks: "all" | "leader";
   };
   readonly consumer: {
