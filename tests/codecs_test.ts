@@ -4,6 +4,7 @@
  * that `deno task services up` fetches; $KAFKA_LIBS points at another copy of those jars.
  */
 import assert from "assert";
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { loadConfig, type PipelineConfig } from "../lib/config.ts";
 import { pipelineSpec } from "../lib/config_spec.ts";
@@ -133,28 +134,18 @@ Deno.test("each codec restores every byte of empty, small, multi-block and rando
   }
 });
 
-Deno.test("snappy writes Java's xerial framing and reads raw blocks and cut-short frames", async () => {
+Deno.test("snappy writes Java's xerial framing and reads raw blocks; bad batches name the codec", async () => {
   const snappy = batchCodec("snappy");
   const xerial = await snappy.compress(new TextEncoder().encode("x".repeat(100_000)));
   // "\x82SNAPPY\0", version 1, compatible version 1, then one length-prefixed block per 32 KiB.
-  assert.deepEqual([...xerial.subarray(0, 16)], [
-    0x82,
-    0x53,
-    0x4e,
-    0x41,
-    0x50,
-    0x50,
-    0x59,
-    0,
-    0,
-    0,
-    0,
-    1,
-    0,
-    0,
-    0,
-    1,
-  ]);
+  assert.equal(
+    Buffer.from(xerial.subarray(0, 16)).toString("hex"),
+    "82534e41505059000000000100000001",
+  );
+  const view = new DataView(xerial.buffer, xerial.byteOffset, xerial.byteLength);
+  let blocks = 0;
+  for (let at = 16; at < xerial.length; at += 4 + view.getInt32(at)) blocks++;
+  assert.equal(blocks, Math.ceil(100_000 / 32_768));
   // A raw block, as librdkafka writes it: length 5, one literal of 5 bytes.
   const raw = Uint8Array.from([5, (5 - 1) << 2, ...new TextEncoder().encode("hello")]);
   assert.equal(new TextDecoder().decode(await snappy.decompress(raw)), "hello");
