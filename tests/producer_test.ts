@@ -262,9 +262,12 @@ Deno.test("deno task produce exits 2 with a clear message when Kafka is unreacha
 });
 
 Deno.test("deno task produce rejects an unsupported codec and a missing file with exit 2", async () => {
-  const codec = await runEntry("producer.ts", ["--compression", "snappy"]);
+  const codec = await runEntry("producer.ts", ["--compression", "brotli"]);
   assert.equal(codec.code, 2);
-  assert.match(codec.stderr, /--compression expects one of none, gzip, got "snappy"/);
+  assert.match(
+    codec.stderr,
+    /--compression expects one of none, gzip, snappy, lz4, zstd, got "brotli"/,
+  );
   const missing = await runEntry("producer.ts", ["--file", "no/such/file.jsonl"]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /Cannot read "no\/such\/file\.jsonl": file not found/);

@@ -5,3 +5,4 @@ export { deadLetterTopicOf, maskUrl } from "./_resolve.ts";
 export type { FeatureConfig, FieldConfig, ModelInputConfig, PipelineConfig } from "./_resolve.ts";
 export { configReference, readSection, replaceSection } from "./_reference.ts";
 export { COLUMN_FIELDS, ID_LENGTH, LABEL_LENGTH } from "./_columns.ts";
+export { pipelineSpec } from "./_pipeline_spec.ts";

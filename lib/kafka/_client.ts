@@ -1,4 +1,7 @@
-/** The only importer of kafkajs: client, admin, producer and consumer factories. */
+/**
+ * With kafka/_codecs.ts, the only importer of kafkajs: client, admin, producer and consumer
+ * factories.
+ */
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type Admin,
@@ -9,13 +12,15 @@ import {
   logLevel,
   type Producer,
 } from "kafkajs";
-import { CompressionTypes, ConfigResourceTypes, Partitioners } from "kafkajs";
+import { ConfigResourceTypes, Partitioners } from "kafkajs";
 import process from "node:process";
 import type { PipelineConfig } from "../config/mod.ts";
 import { UserError } from "../errors/mod.ts";
 import { log } from "../log/mod.ts";
+import { compressionType, type ProducerCompression, registerCodecs } from "./_codecs.ts";
 
-export type { Admin, Consumer, Producer };
+export { type BatchCodec, batchCodec, PRODUCER_COMPRESSIONS } from "./_codecs.ts";
+export type { Admin, Consumer, Producer, ProducerCompression };
 export type { EachBatchPayload, IHeaders, KafkaMessage, Message } from "kafkajs";
 
 type KafkaSettings = PipelineConfig["kafka"];
@@ -39,6 +44,8 @@ export function createKafka(
   options: { retries?: number; debug?: boolean } = {},
 ): Kafka {
   filterKafkajsTimerWarning();
+  // Before the first fetch: a batch in a codec kafkajs lacks would kill the consumer.
+  registerCodecs();
   const debug = options.debug ?? Boolean(Deno.env.get("PIPELINE_DEBUG"));
   const config: KafkaConfig = {
     clientId: settings.clientId,
@@ -387,16 +394,13 @@ export function createConsumer(
   });
 }
 
-/** Compression codecs usable without extra packages (kafkajs has gzip built in). */
-export const PRODUCER_COMPRESSIONS = ["none", "gzip"] as const;
-
 /**
  * A producer that never creates topics, with acks and compression applied to every send.
  * Idempotence stays off: kafkajs marks it experimental and it forces one request in flight.
  */
 export function createProducer(kafka: Kafka, options: {
   acks: "all" | "leader";
-  compression: (typeof PRODUCER_COMPRESSIONS)[number];
+  compression: ProducerCompression;
 }): Producer {
   const producer = kafka.producer({
     allowAutoTopicCreation: false,
@@ -406,7 +410,7 @@ export function createProducer(kafka: Kafka, options: {
   });
   const defaults = {
     acks: options.acks === "all" ? -1 : 1,
-    compression: options.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
+    compression: compressionType(options.compression),
   };
   return {
     ...producer,

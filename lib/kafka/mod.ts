@@ -1,5 +1,6 @@
 /** Public face of this folder. */
 export {
+  batchCodec,
   brokerError,
   connectAdmin,
   createConsumer,
@@ -22,12 +23,14 @@ export {
 } from "./_client.ts";
 export type {
   Admin,
+  BatchCodec,
   Consumer,
   EachBatchPayload,
   KafkaMessage,
   Message,
   PartitionInfo,
   Producer,
+  ProducerCompression,
 } from "./_client.ts";
 export { openDeadLetterSink } from "./_dead_letter.ts";
 export type { DeadLetter, DeadLetterSink, DeadLetterTopics } from "./_dead_letter.ts";

@@ -16,7 +16,7 @@ import {
   kafkaErrorText,
   type Message,
   type Producer,
-  PRODUCER_COMPRESSIONS,
+  type ProducerCompression,
   topicExists,
 } from "../kafka/mod.ts";
 import { formatBytes, formatCount, Progress } from "../log/mod.ts";
@@ -36,7 +36,7 @@ export interface ProduceOptions {
   readonly key?: boolean;
   /** Stop at the first bad line, sending nothing from it on. */
   readonly strict?: boolean;
-  readonly compression: (typeof PRODUCER_COMPRESSIONS)[number];
+  readonly compression: ProducerCompression;
   /** Batches awaiting acknowledgement at once (default 4). */
   readonly inFlight?: number;
   /** Bad lines reported one by one before only counting (default 100). */
