@@ -1,0 +1,245 @@
+/**
+ * No record stops a partition: records the database refuses, dead letters larger than the
+ * broker's limit, bursts of bad records, a dead-letter topic deleted under the consumer, and
+ * clean stops. Real broker, real database; topics go through the project's admin command.
+ */
+import assert from "assert";
+import { join } from "node:path";
+// independent check: the rows are read with the driver, not through the code under test.
+import mysql from "mysql2/promise";
+import { loadConfig, type PipelineConfig } from "../lib/config/mod.ts";
+import { dropDatabase, repoRoot, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
+import { ensureServices } from "./_services.ts";
+import { guideEvent } from "./_fixtures.ts";
+
+interface Pipeline {
+  readonly configPath: string;
+  readonly config: PipelineConfig;
+  readonly topic: string;
+  sql<T = Record<string, unknown>>(query: string): Promise<T[]>;
+  /** Messages in the dead-letter topic, as `deno task admin describe` counts them. */
+  deadLetters(): Promise<number>;
+  admin(...args: string[]): Promise<string>;
+}
+
+async function withPipeline(
+  overrides: Record<`${string}.${string}`, unknown>,
+  test: (p: Pipeline) => Promise<void>,
+) {
+  await ensureServices();
+  const topic = uniqueName("reliable");
+  const configPath = await writeTestConfig({
+    topic,
+    "kafka.partitions": 1,
+    "consumer.log_events": true,
+    ...overrides,
+  });
+  const config = await loadConfig(configPath);
+  let connection: mysql.Connection | undefined;
+  const admin = async (...args: string[]) => {
+    const result = await runEntry("admin.ts", [...args, "--config", configPath]);
+    assert.equal(result.code, 0, `admin ${args.join(" ")}: ${result.stderr}`);
+    return result.stdout;
+  };
+  try {
+    await admin("create");
+    await test({
+      configPath,
+      config,
+      topic,
+      admin,
+      sql: async <T>(query: string) => {
+        if (!connection) {
+          const url = new URL((await loadConfig(join(repoRoot, "pipeline.yaml"))).database.url);
+          url.pathname = `/${topic}`;
+          connection = await mysql.createConnection({ uri: url.toString(), timezone: "Z" });
+        }
+        const [rows] = await connection.query(query);
+        return rows as T[];
+      },
+      deadLetters: async () => {
+        const text = await admin("describe");
+        const match = /dead-letter topic: \S+ \(\d+ partition\(s\), (\d+) message\(s\)\)/.exec(
+          text,
+        );
+        return match ? Number(match[1]) : 0;
+      },
+    });
+  } finally {
+    await connection?.end();
+    for (const name of [topic, config.kafka.deadLetterTopic]) {
+      await runEntry("admin.ts", ["delete", "--name", name, "--config", configPath]);
+    }
+    await dropDatabase(topic);
+  }
+}
+
+/** Good events e0..e<n-1>, with `change(i)` merged into event i. */
+function events(n: number, change: (i: number) => Record<string, unknown> = () => ({})) {
+  return Array.from({ length: n }, (_, i) => ({
+    ...guideEvent,
+    event_id: `e${i}`,
+    order_id: `o${i}`,
+    customer_customer_id: `c${i % 50}`,
+    ...change(i),
+  }));
+}
+
+/** An event the producer passes on and the consumer rejects. */
+function wrongType(id: string) {
+  return { ...guideEvent, event_id: id, order_n_items: "many" };
+}
+
+async function produce(p: Pipeline, lines: readonly unknown[], configPath = p.configPath) {
+  const file = join(p.configPath, "..", `${uniqueName("events")}.jsonl`);
+  await Deno.writeTextFile(
+    file,
+    lines.map((l) => typeof l === "string" ? l : JSON.stringify(l)).join("\n") + "\n",
+  );
+  const result = await runEntry("producer.ts", ["--config", configPath, "--file", file]);
+  assert.equal(result.code, 0, result.stderr);
+}
+
+async function consumeUntilIdle(p: Pipeline, ...args: string[]) {
+  const result = await runEntry("consumer.ts", [
+    "--config",
+    p.configPath,
+    "--until-idle",
+    "2000",
+    ...args,
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  return result;
+}
+
+function done(stdout: string): Record<string, number> {
+  const line = stdout.split("\n").find((l) => l.startsWith("[DONE]"));
+  assert.ok(line, `no [DONE] line in:\n${stdout.slice(-2000)}`);
+  return Object.fromEntries(
+    [...line.matchAll(/(\w+)=([\d.]+)/g)].map(([, k, v]) => [k, Number(v)]),
+  );
+}
+
+async function count(p: Pipeline, table: string): Promise<number> {
+  const [row] = await p.sql<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`);
+  return Number(row.n);
+}
+
+async function storedOffset(p: Pipeline): Promise<number> {
+  const rows = await p.sql<{ next_offset: string }>("SELECT next_offset FROM pipeline_offsets");
+  return rows.reduce((sum, r) => sum + Number(r.next_offset), 0);
+}
+
+Deno.test("a record the database refuses is dead-lettered alone; every other event is stored", async () => {
+  await withPipeline({}, async (p) => {
+    const migrated = await runEntry("tasks/migrate.ts", ["--config", p.configPath]);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    // A rule of the database's own, which the pipeline's validation knows nothing about.
+    await p.sql(
+      "ALTER TABLE table_orders ADD CONSTRAINT chk_items CHECK (order_n_items < 9000)",
+    );
+    await produce(p, events(3000, (i) => i === 1500 ? { order_n_items: 9500 } : {}));
+    const result = await consumeUntilIdle(p, "--quiet");
+    assert.equal(await count(p, "table_events"), 2999);
+    assert.equal(await count(p, "table_predictions"), 2999);
+    const [poison] = await p.sql("SELECT event_id FROM table_events WHERE event_id = 'e1500'");
+    assert.equal(poison, undefined);
+    assert.equal(await p.deadLetters(), 1);
+    assert.equal(await storedOffset(p), 3000, "the stored offset moves past the poison record");
+    assert.equal(done(result.stdout).ingested, 2999);
+    assert.equal(done(result.stdout).dead_lettered, 1);
+    assert.doesNotMatch(result.stderr, /retrying/, "a data error must not be retried forever");
+  });
+});
+
+Deno.test("a 5 MB event (gzip'ed by the producer) and a burst of large bad ones move on", async () => {
+  await withPipeline({}, async (p) => {
+    // The producer side accepts what the consumer's limits reject (65536 bytes by default).
+    const bigConfig = await writeTestConfig({
+      topic: p.topic,
+      "consumer.max_message_bytes": 8_000_000,
+    });
+    const huge = { ...guideEvent, event_id: "huge", note: "x".repeat(5_000_000) };
+    // 40 events of 50 KB, each under consumer.max_message_bytes, each with a wrong type.
+    const bad = Array.from({ length: 40 }, (_, i) => ({
+      ...guideEvent,
+      event_id: `bad${i}`,
+      order_n_items: "many",
+      note: "y".repeat(50_000),
+    }));
+    await produce(p, [
+      huge,
+      ...events(10),
+      ...bad,
+      ...events(5).map((e, i) => ({ ...e, event_id: `z${i}` })),
+    ], bigConfig);
+    const result = await consumeUntilIdle(p);
+    assert.equal(await count(p, "table_events"), 15);
+    assert.equal(await p.deadLetters(), 41);
+    assert.match(result.stdout, /\[DLQ\] offset=0 partition=0 reason=message too large/);
+    assert.equal(
+      (result.stdout.match(/\[DLQ\] .*field=order_n_items reason=wrong type/g) ?? []).length,
+      40,
+    );
+    assert.equal(await storedOffset(p), 56);
+  });
+});
+
+Deno.test("a dead-letter topic deleted while the consumer runs is re-created; nothing is lost", async () => {
+  await withPipeline({}, async (p) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "consumer.ts", "--config", p.configPath, "--until-idle", "4000"],
+      cwd: repoRoot,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = child.output();
+    try {
+      await produce(p, [wrongType("w1"), ...events(3)]);
+      await waitFor(async () => await p.deadLetters() === 1);
+      await p.admin("delete", "--name", p.config.kafka.deadLetterTopic);
+      await produce(p, [
+        wrongType("w2"),
+        wrongType("w3"),
+        ...events(3).map((e, i) => ({ ...e, event_id: `n${i}` })),
+      ]);
+    } catch (error) {
+      child.kill("SIGKILL");
+      throw error;
+    }
+    const { code, stdout, stderr } = await output;
+    const err = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, err);
+    assert.match(err, /Dead-letter topic "\S+\.dlq" was missing: re-created it/);
+    assert.equal(await p.deadLetters(), 2, "the re-created topic holds the later letters");
+    assert.equal(await count(p, "table_events"), 6);
+    assert.equal(done(new TextDecoder().decode(stdout)).dead_lettered, 3);
+  });
+});
+
+Deno.test("a clean stop commits its last batch: the next start has nothing to redo", async () => {
+  await withPipeline({ "consumer.max_fetch_bytes": 16384 }, async (p) => {
+    await produce(p, events(4000));
+    const first = await runEntry("consumer.ts", [
+      "--config",
+      p.configPath,
+      "--max-events",
+      "1500",
+      "--quiet",
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    const stopped = await count(p, "table_events");
+    assert.ok(stopped >= 1500, `${stopped} events stored`);
+    const second = await consumeUntilIdle(p, "--quiet");
+    assert.equal(done(second.stdout).already_applied, 0, "the restart redid stored work");
+    assert.equal(await count(p, "table_events"), 4000);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
