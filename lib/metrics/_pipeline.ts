@@ -245,13 +245,13 @@ export class PipelineMetrics {
     const finishedAt = batch.finishedAt ?? Date.now();
     this.#batchSeconds.observe(Math.max(finishedAt - batch.startedAt, 0) / 1000);
     for (const stage of STAGES) this.#stageSeconds.observe(batch.ms[stage] / 1000, { stage });
+    const latencies: number[] = [];
     for (const message of batch.messages) {
       const sent = Number(message.timestamp);
       // A producer's clock ahead of ours would give a negative latency: count it as zero.
-      if (Number.isFinite(sent)) {
-        this.#latency.observe(Math.max(batch.committedAt - sent, 0) / 1000);
-      }
+      if (Number.isFinite(sent)) latencies.push(Math.max(batch.committedAt - sent, 0) / 1000);
     }
+    this.#latency.observeAll(latencies);
   }
 
   /** Counts one retry; an unknown cause counts as "other" so the label set stays closed. */

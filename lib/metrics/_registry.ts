@@ -253,14 +253,32 @@ export class Histogram<L extends LabelNames = []> extends Family<L, HistogramSer
   /** Records one observation (NaN is refused: it would poison `_sum` forever). */
   observe(value: number, ...labels: LabelArgs<L>): void {
     if (Number.isNaN(value)) throw new MetricError(`${this.name} cannot observe NaN`);
+    this.#record(this.#series(labels), value);
+  }
+
+  /** Records many observations into one series (a batch's latencies): one label lookup. */
+  observeAll(values: Iterable<number>, ...labels: LabelArgs<L>): void {
+    const series = this.#series(labels);
+    for (const value of values) {
+      if (Number.isNaN(value)) throw new MetricError(`${this.name} cannot observe NaN`);
+      this.#record(series, value);
+    }
+  }
+
+  #series(labels: LabelArgs<L>): HistogramSeries {
     const key = this.key(labels);
     let series = this.series.get(key);
     if (!series) {
       series = { counts: new Float64Array(this.buckets.length + 1), sum: 0, count: 0 };
       this.series.set(key, series);
     }
+    return series;
+  }
+
+  #record(series: HistogramSeries, value: number): void {
+    const buckets = this.buckets;
     let i = 0;
-    while (i < this.buckets.length && value > this.buckets[i]) i++;
+    while (i < buckets.length && value > buckets[i]) i++;
     series.counts[i]++;
     series.sum += value;
     series.count++;
