@@ -83,6 +83,8 @@ Deno.test("render() writes HELP and TYPE once per family, then its samples", () 
   c.inc(3, { kind: "a" });
   const g = r.gauge({ name: "demo_level", help: "A level." });
   g.set(-1.5);
+  g.inc(4);
+  g.dec(1);
   assert.equal(
     r.render(),
     [
@@ -92,7 +94,7 @@ Deno.test("render() writes HELP and TYPE once per family, then its samples", () 
       'demo_things_total{kind="b"} 2',
       "# HELP demo_level A level.",
       "# TYPE demo_level gauge",
-      "demo_level -1.5",
+      "demo_level 1.5",
       "",
     ].join("\n"),
   );

@@ -170,11 +170,6 @@ export class Counter<L extends LabelNames = []> extends Family<L, { value: numbe
     else if (value > series.value) series.value = value;
   }
 
-  /** The current value of one series (0 when it was never incremented). */
-  get(...labels: LabelArgs<L>): number {
-    return this.series.get(this.key(labels))?.value ?? 0;
-  }
-
   /** Creates the series with 0, so that rate() sees its first increment. */
   init(...labels: LabelArgs<L>): void {
     this.inc(0, ...labels);
@@ -207,10 +202,6 @@ export class Gauge<L extends LabelNames = []> extends Family<L, { value: number 
 
   dec(by = 1, ...labels: LabelArgs<L>): void {
     this.inc(-by, ...labels);
-  }
-
-  get(...labels: LabelArgs<L>): number | undefined {
-    return this.series.get(this.key(labels))?.value;
   }
 
   protected renderSamples(out: string[]): void {
@@ -284,17 +275,6 @@ export class Histogram<L extends LabelNames = []> extends Family<L, HistogramSer
     series.count++;
   }
 
-  /** Count and sum of one series (zeros when nothing was observed). */
-  get(...labels: LabelArgs<L>): { count: number; sum: number; buckets: number[] } {
-    const series = this.series.get(this.key(labels));
-    const buckets: number[] = [];
-    let running = 0;
-    for (const c of series?.counts ?? new Float64Array(this.buckets.length + 1)) {
-      buckets.push(running += c);
-    }
-    return { count: series?.count ?? 0, sum: series?.sum ?? 0, buckets };
-  }
-
   override sampleNames(): string[] {
     return [`${this.name}_bucket`, `${this.name}_sum`, `${this.name}_count`];
   }
@@ -335,11 +315,6 @@ export class Info<L extends LabelNames> extends Family<L, true> {
     const key = this.key(labels);
     this.series.clear();
     this.series.set(key, true);
-  }
-
-  /** The label text of the current series, `{version="..."}`, or undefined. */
-  current(): string | undefined {
-    return this.series.keys().next().value;
   }
 
   protected renderSamples(out: string[]): void {
