@@ -1,4 +1,5 @@
 /** Progress on stderr: a redrawn bar on a terminal, a plain line every few seconds otherwise. */
+import { LiveLine } from "./_live_line.ts";
 
 const encoder = new TextEncoder();
 
@@ -26,7 +27,17 @@ export function formatBytes(n: number): string {
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
 }
 
-function formatSeconds(s: number): string {
+const BAR_WIDTH = 24;
+
+/** A bar and percentage for a fraction from 0 to 1: `[######..................]  25% `. */
+export function formatBar(fraction: number): string {
+  return `[${"#".repeat(Math.round(fraction * BAR_WIDTH)).padEnd(BAR_WIDTH, ".")}] ${
+    (fraction * 100).toFixed(0).padStart(3)
+  }% `;
+}
+
+/** Formats a duration in seconds as 42s, 3m07s or 2h05m ("?" when unknown). */
+export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return "?";
   if (s < 60) return `${Math.ceil(s)}s`;
   const m = Math.floor(s / 60);
@@ -42,8 +53,8 @@ export class Progress {
   readonly #intervalMs: number;
   readonly #started = performance.now();
   readonly #write: (text: string) => void;
+  readonly #line: LiveLine;
   #last = 0;
-  #drawn = false;
 
   constructor(options: {
     /** Size of the input, for percentage and ETA; undefined when unknown (a pipe). */
@@ -51,11 +62,14 @@ export class Progress {
     terminal?: boolean;
     intervalMs?: number;
     write?: (text: string) => void;
+    /** Terminal width; default: read from the terminal at each redraw. */
+    columns?: () => number;
   } = {}) {
     this.#totalBytes = options.totalBytes;
     this.#terminal = options.terminal ?? Deno.stderr.isTerminal();
     this.#intervalMs = options.intervalMs ?? (this.#terminal ? 200 : 5000);
     this.#write = options.write ?? ((text) => Deno.stderr.writeSync(encoder.encode(text)));
+    this.#line = new LiveLine({ write: this.#write, columns: options.columns });
     this.#last = this.#started;
   }
 
@@ -69,8 +83,7 @@ export class Progress {
 
   /** Clears the bar (on a terminal) so that the summary starts on a clean line. */
   finish(): void {
-    if (this.#terminal && this.#drawn) this.#write("\r\x1b[K");
-    this.#drawn = false;
+    this.#line.clear();
   }
 
   /** Writes a message line without garbling the bar. */
@@ -92,14 +105,8 @@ export class Progress {
       formatCount(rate)
     } msg/s`;
     if (this.#terminal) {
-      const width = 24;
-      const bar = fraction === undefined
-        ? ""
-        : `[${"#".repeat(Math.round(fraction * width)).padEnd(width, ".")}] ${
-          (fraction * 100).toFixed(0).padStart(3)
-        }% `;
-      this.#write(`\r\x1b[K${bar}${counts}${total ? `, ETA ${eta}` : ""}`);
-      this.#drawn = true;
+      const bar = fraction === undefined ? "" : formatBar(fraction);
+      this.#line.draw(`${bar}${counts}${total ? `, ETA ${eta}` : ""}`);
     } else {
       const pct = fraction === undefined ? "" : ` (${(fraction * 100).toFixed(1)}%)`;
       this.#write(`progress: ${counts}${pct}${total ? `, ETA ${eta}` : ""}\n`);
