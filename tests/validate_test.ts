@@ -1,7 +1,14 @@
 import assert from "assert";
 import { fileURLToPath } from "node:url";
 import { parseConfig } from "../lib/config/mod.ts";
-import { dedupInBatch, parseDateTime, validateEvent, validateMessage } from "../lib/events/mod.ts";
+import {
+  dedupInBatch,
+  orderEvent,
+  parseDateTime,
+  validateEvent,
+  validateMessage,
+} from "../lib/events/mod.ts";
+import { UserError } from "../lib/errors/mod.ts";
 import { guideEvent } from "./_fixtures.ts";
 
 const config = parseConfig(
@@ -158,6 +165,29 @@ Deno.test("validateMessage() rejects values out of range and strings too long", 
   });
   // 32 characters of 2 bytes each fit: the limit counts characters, as VARCHAR does.
   assert.ok(validateMessage(bytes({ ...full, customer_country: "é".repeat(32) }), config, now).ok);
+});
+
+Deno.test("orderEvent() types the columns, and refuses a config giving a column another type", () => {
+  const features = { ...full, event_time: new Date("2026-02-02T10:00:00Z") };
+  const built = orderEvent(features, now);
+  assert.ok(built.ok);
+  assert.deepEqual(built.event, features);
+  // Without an event_time field, the event's time is the moment it was read.
+  const { event_time: _time, ...timeless } = features;
+  const read = orderEvent(timeless, now);
+  assert.ok(read.ok);
+  assert.equal(read.event.event_time, now);
+  assert.deepEqual(orderEvent({ ...features, order_id: "" }, now), {
+    ok: false,
+    reason: "missing required key",
+    field: "order_id",
+  });
+  assert.throws(() => orderEvent({ ...features, order_n_items: "3" }, now), (error: Error) => {
+    assert.ok(error instanceof UserError);
+    assert.match(error.message, /events\.fields\.order_n_items: its values are strings/);
+    assert.match(error.hint ?? "", /type: integer/);
+    return true;
+  });
 });
 
 Deno.test("validateMessage() passes decoding failures on with their reason", () => {
