@@ -26,9 +26,9 @@ import {
   topicWatermarks,
 } from "../kafka/mod.ts";
 import { type Database, openDatabase } from "../db/mod.ts";
-import { ingestBatch, storedOffsets } from "../db/mod.ts";
+import { ingestBatch, retryMessage, storedOffsets } from "../db/mod.ts";
 import { loadModel, type ReturnModel } from "../model/mod.ts";
-import { dedupInBatch, validateMessage, type ValidEvent } from "../events/mod.ts";
+import { dedupInBatch, type OrderEvent, validateMessage, type ValidEvent } from "../events/mod.ts";
 import { type DeadLetter, ensureDeadLetterTopic, sendDeadLetters } from "../kafka/mod.ts";
 
 /** What `deno task consume` can change on top of pipeline.yaml. */
@@ -114,7 +114,10 @@ export async function consume(
     }
     const partitions = (await topicPartitions(admin, [topic])).get(topic)?.length ?? 1;
     // Short retries inside a transaction: the batch loop retries longer, heartbeating meanwhile.
-    const db = await openDatabase(config, { retry: { retryForMs: 3_000 } }).catch((error) => {
+    const db = await openDatabase(config, {
+      retry: { retryForMs: 3_000 },
+      onRetry: (...retry) => warn(retryMessage(...retry)),
+    }).catch((error) => {
       if (error instanceof UserError) throw error;
       throw new UserError(
         `Cannot open database ${maskUrl(config.database.url)}: ${errorText(error)}`,
@@ -181,7 +184,7 @@ class ConsumerRun {
   };
   private assigned: number[] | undefined;
   /** Stored offsets found beyond the end of their partition: left by an older topic. */
-  private readonly staleStored = new Map<number, string>();
+  private readonly staleStored = new Map<number, bigint>();
   private inFlight = 0;
   /** Start of the first batch and end of the last one: the drain rate's time window. */
   private busy: { from: number; to: number } | undefined;
@@ -286,7 +289,7 @@ class ConsumerRun {
     ]);
     for (const mark of marks) {
       const next = stored.get(mark.partition);
-      if (next === undefined || BigInt(next) <= mark.high) continue;
+      if (next === undefined || next <= mark.high) continue;
       this.staleStored.set(mark.partition, next);
       warn(
         `Ignoring stored offset ${next} of partition ${mark.partition}: the partition ends at ` +
@@ -340,7 +343,7 @@ class ConsumerRun {
     for (const mark of marks) {
       if (!assigned.includes(mark.partition)) continue;
       let position = mark.low;
-      const candidates = [committed.get(mark.partition), toBigInt(stored.get(mark.partition))];
+      const candidates = [committed.get(mark.partition), stored.get(mark.partition)];
       for (const c of candidates) if (c !== undefined && c > position) position = c;
       if (mark.high > position) lag += mark.high - position;
     }
@@ -419,7 +422,7 @@ class ConsumerRun {
     };
     const now = new Date();
     const last = messages[messages.length - 1];
-    const nextOffset = (BigInt(last.offset) + 1n).toString();
+    const nextOffset = BigInt(last.offset) + 1n;
 
     // Validation is pure: done once, outside the retried part.
     const checked = messages.map((message) => ({
@@ -438,10 +441,9 @@ class ConsumerRun {
         let next = (await storedOffsets(db, group, topic)).get(partition);
         lap("db");
         if (next !== undefined && this.staleStored.get(partition) === next) next = undefined;
-        const stored = toBigInt(next);
-        const fresh = stored === undefined
+        const fresh = next === undefined
           ? checked
-          : checked.filter(({ message }) => BigInt(message.offset) >= stored);
+          : checked.filter(({ message }) => BigInt(message.offset) >= next);
         const alreadyApplied = checked.length - fresh.length;
         const letters: DeadLetter[] = [];
         const accepted: Accepted[] = [];
@@ -449,8 +451,9 @@ class ConsumerRun {
           if (result.ok) {
             accepted.push({
               event: result.event,
+              features: result.features,
               extraFields: result.extraFields,
-              id: String(result.event.event_id),
+              id: result.event.event_id,
               offset: message.offset,
             });
           } else letters.push({ message, reason: result.reason, field: result.field });
@@ -482,18 +485,19 @@ class ConsumerRun {
         await this.beat(payload);
         lap("kafka");
 
-        const events = unique.map((a) => a.event);
-        const probabilities = events.length ? await model.predict(events) : new Float64Array(0);
+        const probabilities = unique.length
+          ? await model.predict(unique.map((a) => a.features))
+          : new Float64Array(0);
         lap("model");
         await this.beat(payload);
         lap("kafka");
         const result = await ingestBatch(db, {
-          events,
+          events: unique.map((a) => a.event),
           extraFields: unique.map((a) => a.extraFields),
           probabilities,
           modelVersion: model.version,
           offsets: [{ topic, partition, nextOffset }],
-          sources: unique.map((a) => ({ topic, partition, offset: a.offset })),
+          sources: unique.map((a) => ({ topic, partition, offset: BigInt(a.offset) })),
           consumerGroup: group,
           duplicates: this.config.consumer.duplicates,
         });
@@ -514,7 +518,7 @@ class ConsumerRun {
     // The database holds the truth; the Kafka commit only saves redelivering work.
     if (payload.isRunning() && !payload.isStale()) {
       await payload.commitOffsetsIfNecessary({
-        topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }],
+        topics: [{ topic, partitions: [{ partition, offset: String(nextOffset) }] }],
       }).catch((error) =>
         warn(`Cannot commit offset ${nextOffset} of partition ${partition}: ${errorText(error)}`)
       );
@@ -609,7 +613,8 @@ class ConsumerRun {
 }
 
 interface Accepted {
-  event: ValidEvent;
+  event: OrderEvent;
+  features: ValidEvent;
   extraFields: string | null;
   id: string;
   offset: string;
@@ -622,10 +627,6 @@ interface BatchOutcome {
   repeated: Accepted[];
   inserted: readonly string[];
   probabilities: Float64Array;
-}
-
-function toBigInt(value: string | undefined): bigint | undefined {
-  return value === undefined ? undefined : BigInt(value);
 }
 
 /** One line: the message, and the causes' messages where they add something. */

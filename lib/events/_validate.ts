@@ -41,12 +41,14 @@ export interface OrderEvent {
 }
 
 /**
- * A message that can be ingested: the typed event, and as a JSON object text the message's
- * keys that no column stores (null when there are none), so that nothing sent is lost.
+ * A message that can be ingested: the event as the tables store it, every declared field
+ * validated (what the model reads), and as a JSON object text the message's keys that no
+ * column stores (null when there are none), so that nothing sent is lost.
  */
 export interface Accepted {
   readonly ok: true;
-  readonly event: ValidEvent;
+  readonly event: OrderEvent;
+  readonly features: ValidEvent;
   readonly extraFields: string | null;
 }
 
@@ -70,7 +72,14 @@ export function validateMessage(
   }
   const checked = validateEvent(decoded.value, config.events, now);
   if (!checked.ok) return checked;
-  return { ok: true, event: checked.event, extraFields: extraFields(decoded.value, config.events) };
+  const order = orderEvent(checked.features, now);
+  if (!order.ok) return order;
+  return {
+    ok: true,
+    event: order.event,
+    features: checked.features,
+    extraFields: extraFields(decoded.value, config.events),
+  };
 }
 
 /**
@@ -96,7 +105,7 @@ export function validateEvent(
   value: Readonly<Record<string, unknown>>,
   events: PipelineConfig["events"],
   now: Date,
-): { ok: true; event: ValidEvent } | Rejection {
+): { ok: true; features: ValidEvent } | Rejection {
   const entries: [string, EventValue][] = [];
   for (const [name, field] of Object.entries(events.fields)) {
     // Own properties only: "constructor" or "toString" must not be read from a prototype.
@@ -115,7 +124,7 @@ export function validateEvent(
     entries.push([name, checked as EventValue]);
   }
   // fromEntries defines own data properties, so no key can reach a prototype.
-  return { ok: true, event: Object.freeze(Object.fromEntries(entries)) };
+  return { ok: true, features: Object.freeze(Object.fromEntries(entries)) };
 }
 
 function defaultValue(field: FieldConfig, now: Date): EventValue {
