@@ -1,7 +1,7 @@
 /** `deno task consume`: Kafka -> validation -> model -> MySQL/MariaDB, exactly-once effects. */
 import { loadConfig } from "./lib/config/mod.ts";
-import { ExitCode, numberFlag, parseFlags, runMain } from "./lib/cli/mod.ts";
-import { log, out } from "./lib/log/mod.ts";
+import { ExitCode, numberFlag, parseFlags, runMain, UsageError } from "./lib/cli/mod.ts";
+import { log, out, setLogFormat } from "./lib/log/mod.ts";
 import { consume } from "./lib/consumer/mod.ts";
 
 const help =
@@ -21,6 +21,8 @@ OPTIONS:
   --until-idle [MS]      exit 0 once no assigned partition has had lag for MS ms (default 3000)
   --max-events N         exit 0 after handling N messages
   --quiet                no per-event lines (summaries still print)
+  --events               per-event lines even while the backlog is large (consumer.quiet_backlog)
+  --log-format FORMAT    text (default) or json: one JSON object per line (consumer.log_format)
   -h, --help             show this help
 
 OUTPUT:
@@ -60,6 +62,8 @@ runMain(async () => {
     "until-idle": { type: "string" },
     "max-events": { type: "string" },
     quiet: { type: "boolean" },
+    events: { type: "boolean" },
+    "log-format": { type: "string" },
   });
   if (values.help) {
     out(help);
@@ -67,7 +71,12 @@ runMain(async () => {
   }
   const untilIdleMs = numberFlag("until-idle", values["until-idle"], { integer: true });
   const maxEvents = numberFlag("max-events", values["max-events"], { integer: true, min: 1 });
+  const format = values["log-format"];
+  if (format !== undefined && format !== "text" && format !== "json") {
+    throw new UsageError(`--log-format expects text or json, got "${format}"`);
+  }
   const config = await loadConfig(values.config);
+  setLogFormat(format ?? config.consumer.logFormat);
 
   const stop = new AbortController();
   let firstSignalAt: number | undefined;
@@ -90,6 +99,7 @@ runMain(async () => {
     untilIdleMs,
     maxEvents,
     quiet: values.quiet,
+    events: values.events,
     signal: stop.signal,
   });
   return ExitCode.ok;

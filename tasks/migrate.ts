@@ -1,8 +1,8 @@
 /** `deno task migrate`: creates the database if missing and applies pending migrations. */
-import { loadConfig } from "../lib/config/mod.ts";
-import { parseFlags, runMain } from "../lib/cli/mod.ts";
-import { out } from "../lib/log/mod.ts";
-import { runMigrations } from "../lib/db/mod.ts";
+import { loadConfig, type PipelineConfig } from "../lib/config/mod.ts";
+import { ExitCode, parseFlags, runMain } from "../lib/cli/mod.ts";
+import { log, out, warn } from "../lib/log/mod.ts";
+import { applyMigrations, migrationStatus, openDatabase, retryMessage } from "../lib/db/mod.ts";
 
 const help = `Creates the database of database.url if missing and applies the SQL migrations in
 migrations/ that it lacks (the consumer does the same when it starts). Safe to run again.
@@ -33,3 +33,30 @@ runMain(async () => {
   const config = await loadConfig(flags.config);
   return await runMigrations(config, { status: Boolean(flags.status) });
 });
+
+/** Applies pending migrations and prints each one applied, or lists them with `status`. */
+async function runMigrations(
+  config: PipelineConfig,
+  options: { status: boolean },
+): Promise<number> {
+  await using db = await openDatabase(config, {
+    migrate: false,
+    onRetry: (...retry) => warn(retryMessage(...retry)),
+  });
+  log(`database ${db.target.display}`);
+  if (options.status) {
+    for (const m of await migrationStatus(db)) {
+      out(`${m.applied ? "applied" : "pending"}\t${m.tag}\t${m.hash.slice(0, 12)}`);
+    }
+    return ExitCode.ok;
+  }
+  const applied = await applyMigrations(db);
+  for (const tag of applied) out(`applied\t${tag}`);
+  const total = (await migrationStatus(db)).length;
+  log(
+    applied.length
+      ? `${applied.length} migration(s) applied`
+      : `up to date (${total} migration(s))`,
+  );
+  return ExitCode.ok;
+}

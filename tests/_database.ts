@@ -1,4 +1,4 @@
-/** A throw-away database per test, and raw queries against it. */
+/** A throw-away database per test. */
 import { loadConfig, type PipelineConfig } from "../lib/config/mod.ts";
 import { type Database, openDatabase, type OpenOptions } from "../lib/db/mod.ts";
 import { dropDatabase, uniqueName, writeTestConfig } from "./_helpers.ts";
@@ -20,14 +20,4 @@ export async function withTestDatabase(
     await db.close();
     await dropDatabase(name);
   }
-}
-
-/** Rows of a raw SQL query. */
-export async function queryRows<T = Record<string, unknown>>(
-  db: Database,
-  query: string,
-  params: unknown[] = [],
-): Promise<T[]> {
-  const [result] = await db.pool.query(query, params);
-  return result as T[];
 }

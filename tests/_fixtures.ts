@@ -1,5 +1,5 @@
 /** Events shared by tests. */
-import type { ValidEvent } from "../lib/events/mod.ts";
+import { type OrderEvent, orderEvent, type ValidEvent } from "../lib/events/mod.ts";
 
 /** The recommended event of the guide's §7, as a producer sends it. */
 export const guideEvent = Object.freeze({
@@ -32,4 +32,11 @@ export function validEvent(
     customer_customer_id: `c-${id}`,
     ...overrides,
   };
+}
+
+/** A validated field record as the tables store it, built as validation builds it. */
+export function orderOf(features: ValidEvent): OrderEvent {
+  const built = orderEvent(features, new Date());
+  if (!built.ok) throw new Error(`Cannot store test event: ${built.reason} (${built.field})`);
+  return built.event;
 }

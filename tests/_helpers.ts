@@ -1,8 +1,8 @@
 /** Shared test helpers: unique names, temporary configs, running entry points, cleanup. */
 import { isAbsolute, join, resolve } from "node:path";
 import { parseDocument } from "yaml";
-import mysql from "mysql2/promise";
 import { loadConfig } from "../lib/config/mod.ts";
+import { dropDatabase as dropDatabaseAt } from "../lib/db/mod.ts";
 
 /** The repository's root folder, where entry points and pipeline.yaml live. */
 export const repoRoot = resolve(import.meta.dirname!, "..");
@@ -107,11 +107,6 @@ export async function runEntry(
 export async function dropDatabase(name: string): Promise<void> {
   if (!/^\w{1,64}$/.test(name)) throw new Error(`Cannot drop database "${name}": invalid name`);
   const url = new URL((await loadConfig(repoConfigPath)).database.url);
-  url.pathname = "/";
-  const connection = await mysql.createConnection({ uri: url.toString() });
-  try {
-    await connection.query(`DROP DATABASE IF EXISTS \`${name}\``);
-  } finally {
-    await connection.end();
-  }
+  url.pathname = `/${name}`;
+  await dropDatabaseAt(url.toString());
 }

@@ -2,7 +2,7 @@ import assert from "assert";
 import { loadConfig } from "../lib/config/mod.ts";
 import { connectAdmin, groupOffsets } from "../lib/kafka/mod.ts";
 import { errorCode, openDatabase } from "../lib/db/mod.ts";
-import { storedOffsets } from "../lib/db/mod.ts";
+import { type IngestBatch, ingestBatch, storedOffsets } from "../lib/db/mod.ts";
 import {
   dropDatabase,
   type EntryResult,
@@ -204,11 +204,21 @@ Deno.test("admin reset empties the topic with the configured layout and keeps th
     // Offsets a consumer stored for the old topic would make the new one look consumed.
     const db = await openDatabase(await loadConfig(config));
     try {
-      await db.pool.query(
-        "INSERT INTO pipeline_offsets (consumer_group, topic, partition_id, next_offset) " +
-          "VALUES ('g1', ?, 0, 5), ('g2', ?, 0, 3), ('g1', 'other', 0, 7)",
-        [topic, topic],
-      );
+      const offsetsOnly = (consumerGroup: string, offsets: IngestBatch["offsets"]) =>
+        ingestBatch(db, {
+          events: [],
+          extraFields: [],
+          probabilities: new Float64Array(0),
+          modelVersion: "none",
+          offsets,
+          consumerGroup,
+          duplicates: "skip",
+        });
+      await offsetsOnly("g1", [
+        { topic, partition: 0, nextOffset: 5n },
+        { topic: "other", partition: 0, nextOffset: 7n },
+      ]);
+      await offsetsOnly("g2", [{ topic, partition: 0, nextOffset: 3n }]);
       const reset = await admin(["reset", "--config", config]);
       assert.equal(reset.code, 0, reset.stderr);
       assert.match(reset.stderr, /waiting until the broker has removed it/);
@@ -218,7 +228,7 @@ Deno.test("admin reset empties the topic with the configured layout and keeps th
       );
       assert.match(reset.stderr, /stored events and predictions were kept/);
       assert.equal((await storedOffsets(db, "g1", topic)).size, 0);
-      assert.deepEqual([...(await storedOffsets(db, "g1", "other"))], [[0, "7"]]);
+      assert.deepEqual([...(await storedOffsets(db, "g1", "other"))], [[0, 7n]]);
     } finally {
       await db.close();
     }

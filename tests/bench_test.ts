@@ -3,6 +3,7 @@ import assert from "assert";
 import { join } from "node:path";
 import { ensureServices } from "./_services.ts";
 import { repoConfigPath, repoRoot, runEntry } from "./_helpers.ts";
+// Independent check: the databases left on the server are listed with a client of its own.
 import mysql from "mysql2/promise";
 import { loadConfig } from "../lib/config/mod.ts";
 import { connectAdmin, listTopicNames } from "../lib/kafka/mod.ts";

@@ -19,7 +19,8 @@ import {
 import { produceFile } from "../lib/producer/mod.ts";
 import { Progress } from "../lib/log/mod.ts";
 import { kafkaPaths, parseEndpoint } from "../dev/services/mod.ts";
-import { queryRows, withTestDatabase } from "./_database.ts";
+import { withTestDatabase } from "./_database.ts";
+import { queryRows } from "./_sql.ts";
 import { uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
 

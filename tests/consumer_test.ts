@@ -1,5 +1,6 @@
 import assert from "assert";
 import { join } from "node:path";
+// Independent check: what the consumer stored is read with a client of its own, not lib/db.
 import mysql from "mysql2/promise";
 import { loadConfig, type PipelineConfig } from "../lib/config/mod.ts";
 import { writeEventsFile } from "../dev/generator/mod.ts";

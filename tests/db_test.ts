@@ -1,23 +1,24 @@
 import assert from "assert";
-import { migrate } from "drizzle-orm/mysql2/migrator";
 import { loadConfig, type PipelineConfig } from "../lib/config/mod.ts";
-import { UserError } from "../lib/errors/mod.ts";
+import { retry, UserError } from "../lib/errors/mod.ts";
 import {
   applyMigrations,
+  classifyDatabaseError,
   type Database,
   isTransientError,
   MIGRATIONS_FOLDER,
   migrationStatus,
   openDatabase,
   parseDatabaseUrl,
-  withRetry,
+  sessionTimeZone,
 } from "../lib/db/mod.ts";
 import { ingestBatch } from "../lib/db/mod.ts";
 import type { ValidEvent } from "../lib/events/mod.ts";
 import { dropDatabase, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
-import { queryRows, withTestDatabase } from "./_database.ts";
-import { guideEvent, validEvent } from "./_fixtures.ts";
+import { withTestDatabase } from "./_database.ts";
+import { queryRows } from "./_sql.ts";
+import { guideEvent, orderOf, validEvent } from "./_fixtures.ts";
 
 /** A config of its own database; `run` gets it open and the database is dropped after. */
 function withDatabase(
@@ -33,7 +34,7 @@ function event(id: string, overrides: Record<string, ValidEvent[string]> = {}): 
 
 function batchOf(events: ValidEvent[], probability = 0.25) {
   return {
-    events,
+    events: events.map(orderOf),
     // Guide events only: every key has a column.
     extraFields: events.map(() => null),
     probabilities: new Float64Array(events.length).fill(probability),
@@ -103,32 +104,71 @@ Deno.test("isTransientError() retries deadlocks, lock waits and lost connections
   for (const error of permanent) assert.ok(!isTransientError(error), JSON.stringify(error));
 });
 
-Deno.test("withRetry() retries a transient failure with backoff and gives up after its time", async () => {
-  const policy = { retryForMs: 200, initialDelayMs: 5, maxDelayMs: 20 };
+Deno.test("classifyDatabaseError() tells failures that may pass from data errors", () => {
+  const transient = [
+    { code: "ECONNREFUSED" },
+    { code: "ECONNRESET" },
+    { code: "PROTOCOL_CONNECTION_LOST", fatal: true },
+    { errno: 2006, code: "CR_SERVER_GONE_ERROR" },
+    { errno: 2013, code: "CR_SERVER_LOST" },
+    { errno: 1213, code: "ER_LOCK_DEADLOCK" },
+    { errno: 1205, code: "ER_LOCK_WAIT_TIMEOUT" },
+    { errno: 1053, code: "ER_SERVER_SHUTDOWN" },
+    { errno: 1040, code: "ER_CON_COUNT_ERROR" },
+    new Error("Cannot ingest batch", {
+      cause: new Error("Failed query", { cause: { errno: 1213 } }),
+    }),
+  ];
+  for (const error of transient) {
+    assert.equal(classifyDatabaseError(error), "transient", JSON.stringify(error));
+  }
+  const permanent = [
+    { errno: 1062, code: "ER_DUP_ENTRY" },
+    { errno: 1406, code: "ER_DATA_TOO_LONG" },
+    { errno: 1366, code: "ER_TRUNCATED_WRONG_VALUE_FOR_FIELD" },
+    { errno: 1292, code: "ER_TRUNCATED_WRONG_VALUE" },
+    { errno: 1452, code: "ER_NO_REFERENCED_ROW_2" },
+    { errno: 1451, code: "ER_ROW_IS_REFERENCED_2" },
+    { errno: 1264, code: "ER_WARN_DATA_OUT_OF_RANGE" },
+    { errno: 1146, code: "ER_NO_SUCH_TABLE" },
+    new Error("plain"),
+  ];
+  for (const error of permanent) {
+    assert.equal(classifyDatabaseError(error), "permanent", JSON.stringify(error));
+  }
+});
+
+Deno.test("retry() with isTransientError retries a transient failure with backoff and gives up after its time", async () => {
+  const policy = {
+    retryForMs: 200,
+    initialDelayMs: 5,
+    maxDelayMs: 20,
+    retryable: isTransientError,
+  };
   let calls = 0;
-  const value = await withRetry(policy, () => {
+  const value = await retry(() => {
     calls++;
     if (calls < 3) return Promise.reject({ errno: 1213 });
     return Promise.resolve("done");
-  });
+  }, policy);
   assert.equal(value, "done");
   assert.equal(calls, 3);
 
   calls = 0;
   await assert.rejects(
-    withRetry(policy, () => {
+    retry(() => {
       calls++;
       return Promise.reject({ code: "ECONNREFUSED" });
-    }),
+    }, policy),
     (error: { code: string }) => error.code === "ECONNREFUSED",
   );
   assert.ok(calls > 3, `only ${calls} attempts`);
 
   calls = 0;
-  await assert.rejects(withRetry(policy, () => {
+  await assert.rejects(retry(() => {
     calls++;
     return Promise.reject({ errno: 1452 });
-  }));
+  }, policy));
   assert.equal(calls, 1, "a foreign-key error is not retried");
 });
 
@@ -167,7 +207,7 @@ Deno.test("openDatabase() resumes a migration interrupted half-way", async () =>
       .split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean);
     const half = statements.findIndex((s) => s.startsWith("CREATE INDEX")) - 2;
     assert.ok(half > 5, "the migration creates tables, then foreign keys, then indexes");
-    for (const statement of statements.slice(0, half)) await db.pool.query(statement);
+    for (const statement of statements.slice(0, half)) await queryRows(db, statement);
 
     assert.deepEqual(await applyMigrations(db), ["0000_init", "0001_extra_fields"]);
     const fks = await queryRows<{ name: string }>(
@@ -208,7 +248,7 @@ async function migrateToInit(db: Database): Promise<void> {
     const journal = JSON.parse(Deno.readTextFileSync(`${MIGRATIONS_FOLDER}/meta/_journal.json`));
     journal.entries = journal.entries.slice(0, 1);
     await Deno.writeTextFile(`${folder}/meta/_journal.json`, JSON.stringify(journal));
-    await migrate(db.drizzle, { migrationsFolder: folder });
+    assert.deepEqual(await applyMigrations(db, { folder }), ["0000_init"]);
   } finally {
     await Deno.remove(folder, { recursive: true });
   }
@@ -223,16 +263,18 @@ Deno.test("0001_extra_fields keeps the keys without a column of stored events, r
       await migrateToInit(db);
       const plain = { ...guideEvent, event_id: "e1" };
       const extra = { ...guideEvent, event_id: "e2", coupon: "WELCOME", gift: { wrap: true } };
-      await db.pool.query("INSERT INTO table_customers (customer_customer_id) VALUES ('c1')");
-      await db.pool.query(
+      await queryRows(db, "INSERT INTO table_customers (customer_customer_id) VALUES ('c1')");
+      await queryRows(
+        db,
         "INSERT INTO table_orders (order_id, customer_customer_id) VALUES ('o1', 'c1')",
       );
-      await db.pool.query(
+      await queryRows(
+        db,
         "INSERT INTO table_events (event_id, event_time, order_id, customer_customer_id, payload) " +
           "VALUES ('e1', NOW(3), 'o1', 'c1', ?), ('e2', NOW(3), 'o1', 'c1', ?)",
         [JSON.stringify(plain), JSON.stringify(extra)],
       );
-      for (const statement of statements.slice(0, k)) await db.pool.query(statement);
+      for (const statement of statements.slice(0, k)) await queryRows(db, statement);
 
       assert.deepEqual(await applyMigrations(db), ["0001_extra_fields"], `after ${k} statement(s)`);
       const stored = await queryRows<{ id: string; extra: string | null }>(
@@ -260,14 +302,16 @@ Deno.test("a prediction for an unknown event is refused by a foreign key", async
   await withDatabase(async (db) => {
     await ingestBatch(db, batchOf([event("e1")]));
     await assert.rejects(
-      db.pool.query(
+      queryRows(
+        db,
         "INSERT INTO table_predictions (event_id, order_id, customer_customer_id, return_proba, " +
           "model_version) VALUES ('nope', 'o-e1', 'c-e1', 0.5, 'v')",
       ),
       (error: { code: string }) => error.code === "ER_NO_REFERENCED_ROW_2",
     );
     await assert.rejects(
-      db.pool.query(
+      queryRows(
+        db,
         "INSERT INTO table_orders (order_id, customer_customer_id) VALUES ('o-x', 'unknown-customer')",
       ),
       (error: { code: string }) => error.code === "ER_NO_REFERENCED_ROW_2",
@@ -337,9 +381,10 @@ Deno.test("money is stored as exact DECIMAL(12,2)", async () => {
     );
     // As floats, 1000 × 0.1 is 99.9999999999986; DECIMAL keeps cents exact.
     assert.deepEqual({ ...sum }, { basket: "100.00", shipping: "200.00", discount: "19990.00" });
-    const [one] = await db.drizzle.query.orders.findMany({
-      where: (o, { eq }) => eq(o.order_id, "o-m1"),
-    });
+    const [one] = await queryRows(
+      db,
+      "SELECT order_order_total, order_discount FROM table_orders WHERE order_id = 'o-m1'",
+    );
     assert.equal(one.order_order_total, "1.01", "the decimal text 1.005 rounds half up");
     assert.equal(one.order_discount, "19.99");
     const [big] = await queryRows(
@@ -356,13 +401,13 @@ Deno.test("times are stored in UTC and read back as the same instant", async () 
     await ingestBatch(db, batchOf([event("t1", { event_time: at })]));
     const [text] = await queryRows(
       db,
-      "SELECT CAST(event_time AS CHAR) AS t, @@session.time_zone AS tz, " +
+      "SELECT CAST(event_time AS CHAR) AS t, " +
         "TIMESTAMPDIFF(SECOND, ingested_at, UTC_TIMESTAMP()) AS age FROM table_events",
     );
     assert.equal(text.t, "2026-03-29 01:30:00.123");
-    assert.equal(text.tz, "+00:00");
+    assert.equal(await sessionTimeZone(db), "+00:00");
     assert.ok(Math.abs(Number(text.age)) < 60, `ingested_at is ${text.age} s off UTC`);
-    const [read] = await db.drizzle.query.events.findMany();
+    const [read] = await queryRows<{ event_time: Date }>(db, "SELECT event_time FROM table_events");
     assert.equal(read.event_time.toISOString(), at.toISOString());
   });
 });

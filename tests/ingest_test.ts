@@ -8,10 +8,11 @@ import {
   type OpenOptions,
 } from "../lib/db/mod.ts";
 import { existingEventIds, type IngestBatch, ingestBatch, storedOffsets } from "../lib/db/mod.ts";
-import { extraFields, type ValidEvent } from "../lib/events/mod.ts";
+import { dedupInBatch, extraFields, type ValidEvent } from "../lib/events/mod.ts";
 import { writeTestConfig } from "./_helpers.ts";
-import { queryRows, withTestDatabase } from "./_database.ts";
-import { guideEvent, validEvent } from "./_fixtures.ts";
+import { withTestDatabase } from "./_database.ts";
+import { connect, queryRows } from "./_sql.ts";
+import { guideEvent, orderOf, validEvent } from "./_fixtures.ts";
 
 /** Opens a database of its own for `run` and drops it after. */
 function withDatabase(run: (db: Database) => Promise<void>, options: OpenOptions = {}) {
@@ -39,7 +40,7 @@ function batchOf(
   options: Partial<IngestBatch> & { probability?: number } = {},
 ): IngestBatch {
   return {
-    events,
+    events: events.map(orderOf),
     extraFields: events.map(extrasOf),
     probabilities: new Float64Array(events.length).fill(options.probability ?? 0.25),
     modelVersion: "sha256:test",
@@ -47,6 +48,24 @@ function batchOf(
     consumerGroup: "group-a",
     duplicates: "skip",
     ...options,
+  };
+}
+
+/**
+ * Removes repeats within the batch as the consumer does (dedupInBatch() of lib/events), then
+ * ingests the unique events; the repeats count as duplicates, after the stored ones.
+ */
+async function ingestWithRepeats(
+  db: Database,
+  events: ValidEvent[],
+  options: Partial<IngestBatch> = {},
+) {
+  const items = events.map((event) => ({ id: String(event.event_id), event }));
+  const { unique, repeated } = dedupInBatch(items, options.duplicates ?? "skip");
+  const result = await ingestBatch(db, batchOf(unique.map((u) => u.event), options));
+  return {
+    inserted: result.inserted,
+    duplicates: [...result.duplicates, ...repeated.map((r) => r.id)],
   };
 }
 
@@ -92,8 +111,8 @@ Deno.test("ingestBatch() writes customers, orders, events, predictions and offse
     ];
     const result = await ingestBatch(db, {
       ...batchOf(events, { probability: 0.75 }),
-      offsets: [{ topic: "orders", partition: 2, nextOffset: "9007199254740993" }],
-      sources: [{ topic: "orders", partition: 2, offset: "41" }, undefined],
+      offsets: [{ topic: "orders", partition: 2, nextOffset: 9007199254740993n }],
+      sources: [{ topic: "orders", partition: 2, offset: 41n }, undefined],
     });
     assert.deepEqual(result, { inserted: ["e1", "e2"], duplicates: [] });
     assert.equal(await count(db, "table_customers"), 1);
@@ -123,7 +142,7 @@ Deno.test("ingestBatch() writes customers, orders, events, predictions and offse
     // BIGINT offsets beyond 2^53 survive exactly.
     assert.deepEqual(
       await storedOffsets(db, "group-a", "orders"),
-      new Map([[2, "9007199254740993"]]),
+      new Map([[2, 9007199254740993n]]),
     );
     assert.deepEqual(await storedOffsets(db, "group-b", "orders"), new Map());
     assert.deepEqual(await existingEventIds(db, ["e2", "nope", "e1", "e2"]), new Set(["e1", "e2"]));
@@ -205,7 +224,7 @@ Deno.test("ingestBatch() keeps the first of an event_id repeated in a batch with
   await withDatabase(async (db) => {
     const first = event("e1", { order_n_items: 1 });
     const second = event("e1", { order_n_items: 2 });
-    const skip = await ingestBatch(db, batchOf([first, event("e2"), second]));
+    const skip = await ingestWithRepeats(db, [first, event("e2"), second]);
     assert.deepEqual(skip, { inserted: ["e1", "e2"], duplicates: ["e1"] });
     const [kept] = await queryRows(
       db,
@@ -213,11 +232,10 @@ Deno.test("ingestBatch() keeps the first of an event_id repeated in a batch with
     );
     assert.equal(kept.n, 1);
 
-    const update = await ingestBatch(
+    const update = await ingestWithRepeats(
       db,
-      batchOf([event("e3", { order_n_items: 1 }), event("e3", { order_n_items: 2 })], {
-        duplicates: "update",
-      }),
+      [event("e3", { order_n_items: 1 }), event("e3", { order_n_items: 2 })],
+      { duplicates: "update" },
     );
     assert.deepEqual(update, { inserted: ["e3"], duplicates: ["e3"] });
     const [last] = await queryRows(
@@ -233,19 +251,19 @@ Deno.test("ingestBatch() writes rows and offsets together or not at all", async 
   await withDatabase(async (db) => {
     await ingestBatch(db, {
       ...batchOf([event("e0")]),
-      offsets: [{ topic: "orders", partition: 0, nextOffset: "1" }],
+      offsets: [{ topic: "orders", partition: 0, nextOffset: 1n }],
     });
     // The offsets are the last statement: its failure must take the rows with it.
     const failing = {
       ...batchOf([event("e1"), event("e2")]),
-      offsets: [{ topic: "orders", partition: 0, nextOffset: "99999999999999999999" }],
+      offsets: [{ topic: "orders", partition: 0, nextOffset: 99999999999999999999n }],
     };
     await assert.rejects(ingestBatch(db, failing), /Cannot ingest batch of 2 event\(s\)/);
     assert.deepEqual(await existingEventIds(db, ["e1", "e2"]), new Set());
     assert.equal(await count(db, "table_customers"), 1);
     assert.equal(await count(db, "table_orders"), 1);
     assert.equal(await count(db, "table_predictions"), 1);
-    assert.deepEqual(await storedOffsets(db, "group-a", "orders"), new Map([[0, "1"]]));
+    assert.deepEqual(await storedOffsets(db, "group-a", "orders"), new Map([[0, 1n]]));
   });
 });
 
@@ -254,19 +272,19 @@ Deno.test("ingestBatch() stores the offsets of a batch without events", async ()
     const result = await ingestBatch(db, {
       ...batchOf([]),
       offsets: [
-        { topic: "orders", partition: 0, nextOffset: "17" },
-        { topic: "orders", partition: 1, nextOffset: "4" },
+        { topic: "orders", partition: 0, nextOffset: 17n },
+        { topic: "orders", partition: 1, nextOffset: 4n },
       ],
     });
     assert.deepEqual(result, { inserted: [], duplicates: [] });
     await ingestBatch(db, {
       ...batchOf([]),
-      offsets: [{ topic: "orders", partition: 0, nextOffset: "0" }],
+      offsets: [{ topic: "orders", partition: 0, nextOffset: 0n }],
     });
     // Overwritten, not maximised: the topic may have been deleted and created again.
     assert.deepEqual(
       await storedOffsets(db, "group-a", "orders"),
-      new Map([[0, "0"], [1, "4"]]),
+      new Map([[0, 0n], [1, 4n]]),
     );
   });
 });
@@ -284,6 +302,16 @@ Deno.test("ingestBatch() splits a batch bigger than the server's packet limit", 
       "SELECT SUM(LENGTH(extra_fields)) AS bytes FROM table_events",
     );
     assert.ok(Number(total.bytes) > Number(limit.max));
+  });
+});
+
+Deno.test("ingestBatch() refuses an event_id given twice, before writing anything", async () => {
+  await withDatabase(async (db) => {
+    await assert.rejects(
+      ingestBatch(db, batchOf([event("e1"), event("e2"), event("e1")])),
+      /event_id "e1" appears twice/,
+    );
+    assert.equal(await count(db, "table_customers"), 0);
   });
 });
 
@@ -319,7 +347,7 @@ Deno.test("ingestBatch() retries the whole transaction after a deadlock", async 
   const retried: unknown[] = [];
   await withDatabase(async (db) => {
     await ingestBatch(db, batchOf([event("e1"), event("e2")]));
-    const other = await db.pool.getConnection();
+    const other = await connect(db);
     try {
       await other.query("BEGIN");
       // Many written rows make the other transaction the heavier one: InnoDB then picks
@@ -346,7 +374,7 @@ Deno.test("ingestBatch() retries the whole transaction after a deadlock", async 
       await other.query("COMMIT");
       assert.deepEqual(await outcome(ingesting), { inserted: ["e3", "e4"], duplicates: [] });
     } finally {
-      other.release();
+      await other.end();
     }
     assert.ok(retried.some((e) => errorNumber(e) === 1213), `retries: ${retried.map(String)}`);
     assert.equal(await count(db, "table_events"), 4);
@@ -357,7 +385,7 @@ Deno.test("ingestBatch() retries the whole transaction after its connection is k
   const retried: unknown[] = [];
   await withDatabase(async (db) => {
     await ingestBatch(db, batchOf([event("e1")]));
-    const other = await db.pool.getConnection();
+    const other = await connect(db);
     try {
       await other.query("BEGIN");
       await other.query(
@@ -375,7 +403,7 @@ Deno.test("ingestBatch() retries the whole transaction after its connection is k
       await other.query("ROLLBACK");
       assert.deepEqual(await outcome(ingesting), { inserted: ["e2", "e3"], duplicates: [] });
     } finally {
-      other.release();
+      await other.end();
     }
     assert.ok(retried.length >= 1);
     assert.equal(await count(db, "table_events"), 3);

@@ -193,7 +193,7 @@ Deno.test("the default model's ROC AUC is within 0.02 of the true probabilities'
   for (const line of generateLines({ events: 20_000, seed: 20_261 })) {
     const checked = validateMessage(new TextEncoder().encode(line), config, now);
     assert.ok(checked.ok);
-    events.push(checked.event);
+    events.push(checked.features);
   }
   try {
     const p = await model.predict(events);

@@ -1,7 +1,14 @@
 import assert from "assert";
 import { fileURLToPath } from "node:url";
 import { parseConfig } from "../lib/config/mod.ts";
-import { dedupInBatch, parseDateTime, validateEvent, validateMessage } from "../lib/events/mod.ts";
+import {
+  dedupInBatch,
+  orderEvent,
+  parseDateTime,
+  validateEvent,
+  validateMessage,
+} from "../lib/events/mod.ts";
+import { UserError } from "../lib/errors/mod.ts";
 import { guideEvent } from "./_fixtures.ts";
 
 const config = parseConfig(
@@ -24,11 +31,13 @@ Deno.test("validateMessage() types the guide's recommended event, with nothing e
   const result = validateMessage(bytes(text), config, now);
   assert.ok(result.ok);
   assert.equal(result.extraFields, null);
-  assert.deepEqual(result.event, {
+  assert.deepEqual(result.features, {
     ...full,
     event_time: new Date("2026-02-02T10:00:00.000Z"),
   });
-  assert.ok(Object.isFrozen(result.event));
+  assert.ok(Object.isFrozen(result.features));
+  // Every key of the guide's event has a column: the stored event holds the same values.
+  assert.deepEqual(result.event, result.features);
 });
 
 Deno.test("validateMessage() keeps every key without a column in extraFields, values as received", () => {
@@ -56,8 +65,11 @@ Deno.test("validateMessage() keeps every key without a column in extraFields, va
   };
   const result = validateMessage(bytes(message), custom, now);
   assert.ok(result.ok);
-  assert.equal(result.event.coupon, "WELCOME");
-  assert.equal(result.event.gift, false, "declared fields not sent still get their default");
+  assert.equal(result.features.coupon, "WELCOME");
+  assert.equal(result.features.gift, false, "declared fields not sent still get their default");
+  // Only columns are in the stored event; an undeclared column field takes its column's default.
+  assert.equal("coupon" in result.event, false);
+  assert.equal(result.event.order_device, undefined);
   assert.deepEqual(JSON.parse(result.extraFields!), {
     order_device: "mobile",
     coupon: "WELCOME",
@@ -86,7 +98,7 @@ Deno.test("validateMessage() applies defaults to absent and null optional fields
     now,
   );
   assert.ok(result.ok);
-  assert.deepEqual(result.event, {
+  assert.deepEqual(result.features, {
     event_id: "e2",
     order_id: "o2",
     customer_customer_id: "c2",
@@ -160,6 +172,67 @@ Deno.test("validateMessage() rejects values out of range and strings too long", 
   assert.ok(validateMessage(bytes({ ...full, customer_country: "é".repeat(32) }), config, now).ok);
 });
 
+Deno.test("validateMessage() rejects values that their column cannot hold", () => {
+  // A config without bounds lets through values that no INT or DECIMAL(12,2) column holds.
+  const { min: _min, max: _max, ...items } = config.events.fields.order_n_items;
+  const unbounded = {
+    ...config,
+    events: {
+      ...config.events,
+      fields: {
+        ...config.events.fields,
+        order_n_items: { ...items, type: "number" as const },
+        order_order_total: { type: "number" as const, default: 0 },
+      },
+    },
+  };
+  const reject = (change: Record<string, unknown>) =>
+    validateMessage(bytes({ ...full, ...change }), unbounded, now);
+  assert.deepEqual(reject({ order_n_items: 2.5 }), {
+    ok: false,
+    reason: "wrong type: expected an integer for its INT column, got 2.5",
+    field: "order_n_items",
+  });
+  assert.deepEqual(reject({ order_n_items: 2 ** 31 }), {
+    ok: false,
+    reason: "out of range: 2147483648 does not fit its INT column (at most 2147483647)",
+    field: "order_n_items",
+  });
+  assert.deepEqual(reject({ order_order_total: 9999999999.995 }), {
+    ok: false,
+    reason: "out of range: 9999999999.995 does not fit its DECIMAL(12,2) column " +
+      "(at most 9999999999.99)",
+    field: "order_order_total",
+  });
+  const fits = reject({ order_n_items: 2 ** 31 - 1, order_order_total: -9999999999.99 });
+  assert.ok(fits.ok);
+  assert.equal(fits.event.order_n_items, 2 ** 31 - 1);
+  assert.equal(fits.event.order_order_total, -9999999999.99);
+});
+
+Deno.test("orderEvent() types the columns, and refuses a config giving a column another type", () => {
+  const features = { ...full, event_time: new Date("2026-02-02T10:00:00Z") };
+  const built = orderEvent(features, now);
+  assert.ok(built.ok);
+  assert.deepEqual(built.event, features);
+  // Without an event_time field, the event's time is the moment it was read.
+  const { event_time: _time, ...timeless } = features;
+  const read = orderEvent(timeless, now);
+  assert.ok(read.ok);
+  assert.equal(read.event.event_time, now);
+  assert.deepEqual(orderEvent({ ...features, order_id: "" }, now), {
+    ok: false,
+    reason: "missing required key",
+    field: "order_id",
+  });
+  assert.throws(() => orderEvent({ ...features, order_n_items: "3" }, now), (error: Error) => {
+    assert.ok(error instanceof UserError);
+    assert.match(error.message, /events\.fields\.order_n_items: its values are strings/);
+    assert.match(error.hint ?? "", /type: integer/);
+    return true;
+  });
+});
+
 Deno.test("validateMessage() passes decoding failures on with their reason", () => {
   assert.equal(rejection("{not json").reason.startsWith("invalid JSON"), true);
   assert.equal(rejection("[1,2]").reason, "not a JSON object");
@@ -186,7 +259,7 @@ Deno.test("validateEvent() never reads a field from the prototype chain", () => 
   };
   const result = validateEvent({ event_id: "e" }, events, now);
   assert.ok(result.ok);
-  assert.equal(result.event.constructor, "none");
+  assert.equal(result.features.constructor, "none");
 });
 
 Deno.test("validateMessage() rejects a __proto__ key and pollutes nothing", () => {

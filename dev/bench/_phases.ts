@@ -13,13 +13,20 @@ import {
   createProducer,
   type Message,
 } from "../../lib/kafka/mod.ts";
-import { type Database, openDatabase } from "../../lib/db/mod.ts";
-import { ingestBatch } from "../../lib/db/mod.ts";
+import {
+  countRows as countTableRows,
+  type Database,
+  dirtyPages,
+  ingestBatch,
+  openDatabase,
+  retryMessage,
+  storedOffsets,
+  writeCeilingRows,
+} from "../../lib/db/mod.ts";
 import type { ReturnModel } from "../../lib/model/mod.ts";
-import { validateMessage, type ValidEvent } from "../../lib/events/mod.ts";
+import { type OrderEvent, validateMessage, type ValidEvent } from "../../lib/events/mod.ts";
 import { produceFile } from "../../lib/producer/mod.ts";
-import { Progress } from "../../lib/log/mod.ts";
-import { log } from "../../lib/log/mod.ts";
+import { log, Progress, warn } from "../../lib/log/mod.ts";
 import { CpuSampler, findPid, statusBytes } from "./_proc.ts";
 import type { BatchRecord, ChildOutput } from "./_consumer_child.ts";
 
@@ -240,22 +247,12 @@ export interface Counts {
   storedOffsets: number;
 }
 
-/** Counts what a database holds (offsets: sum of next offsets stored for `group`). */
-export async function countRows(db: Database, group: string): Promise<Counts> {
-  const one = async (query: string, params: unknown[] = []) => {
-    const [rows] = await db.pool.query(query, params);
-    return Number((rows as Record<string, unknown>[])[0].n ?? 0);
-  };
-  return {
-    customers: await one("SELECT COUNT(*) AS n FROM table_customers"),
-    orders: await one("SELECT COUNT(*) AS n FROM table_orders"),
-    events: await one("SELECT COUNT(*) AS n FROM table_events"),
-    predictions: await one("SELECT COUNT(*) AS n FROM table_predictions"),
-    storedOffsets: await one(
-      "SELECT COALESCE(SUM(next_offset), 0) AS n FROM pipeline_offsets WHERE consumer_group = ?",
-      [group],
-    ),
-  };
+/** Counts what a database holds (offsets: sum of next offsets `group` stored for `topic`). */
+export async function countRows(db: Database, group: string, topic: string): Promise<Counts> {
+  const offsets = await storedOffsets(db, group, topic);
+  let storedSum = 0n;
+  for (const next of offsets.values()) storedSum += next;
+  return { ...await countTableRows(db), storedOffsets: Number(storedSum) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,17 +262,19 @@ export async function countRows(db: Database, group: string): Promise<Counts> {
 export function validateLines(
   config: PipelineConfig,
   lines: readonly string[],
-): { events: ValidEvent[]; extraFields: (string | null)[] } {
+): { events: OrderEvent[]; features: ValidEvent[]; extraFields: (string | null)[] } {
   const now = new Date();
-  const events: ValidEvent[] = [];
+  const events: OrderEvent[] = [];
+  const features: ValidEvent[] = [];
   const extraFields: (string | null)[] = [];
   for (const line of lines) {
     const result = validateMessage(encoder.encode(line), config, now);
     if (!result.ok) throw new Error(`Cannot benchmark: generated event rejected: ${result.reason}`);
     events.push(result.event);
+    features.push(result.features);
     extraFields.push(result.extraFields);
   }
-  return { events, extraFields };
+  return { events, features, extraFields };
 }
 
 /** (c) Model only: predict() over every event in batches of `batchSize`. */
@@ -339,15 +338,6 @@ export async function measureKafkaOnly(
   return { perSecond: perSecond(count, seconds), seconds };
 }
 
-/** A value as SQL text for the database ceiling. */
-function sqlValue(db: Database, value: unknown): string {
-  if (value === undefined || value === null) return "NULL";
-  if (value instanceof Date) return `'${value.toISOString().slice(0, 23).replace("T", " ")}'`;
-  if (typeof value === "number") return String(value);
-  if (typeof value === "boolean") return value ? "1" : "0";
-  return db.pool.escape(String(value));
-}
-
 /**
  * (a) Database only: the same rows (customers, orders, events with their source position,
  * predictions, the stored offset) written with big multi-row INSERTs on one connection, one
@@ -356,76 +346,15 @@ function sqlValue(db: Database, value: unknown): string {
 export async function measureDatabaseOnly(
   db: Database,
   data: {
-    events: readonly ValidEvent[];
+    events: readonly OrderEvent[];
     extraFields: readonly (string | null)[];
     probabilities: Float64Array;
   },
   modelVersion: string,
   rowsPerStatement: number,
 ): Promise<{ perSecond: number; seconds: number; rowsPerStatement: number }> {
-  const connection = await db.pool.getConnection();
-  const v = (value: unknown) => sqlValue(db, value);
-  const now = v(new Date());
   const started = performance.now();
-  try {
-    for (let i = 0; i < data.events.length; i += rowsPerStatement) {
-      const part = data.events.slice(i, i + rowsPerStatement);
-      const customers = new Map<string, string>();
-      const orders: string[] = [];
-      const events: string[] = [];
-      const predictions: string[] = [];
-      part.forEach((e, j) => {
-        customers.set(
-          String(e.customer_customer_id),
-          `(${v(e.customer_customer_id)},${v(e.customer_country)},${now})`,
-        );
-        orders.push(
-          `(${v(e.order_id)},${v(e.customer_customer_id)},${v(e.order_device)},` +
-            `${v(e.order_channel)},${v(e.order_main_category)},${v(e.order_n_items)},` +
-            `${v(e.order_basket_value)},${v(e.order_shipping_fee)},${v(e.order_discount)},` +
-            `${v(e.order_order_total)},${v(e.order_is_returned)},${now})`,
-        );
-        events.push(
-          `(${v(e.event_id)},${v(e.event_time)},${v(e.order_id)},` +
-            `${v(e.customer_customer_id)},${v(data.extraFields[i + j])},'ceiling',0,` +
-            `${i + j},${now})`,
-        );
-        predictions.push(
-          `(${v(e.event_id)},${v(e.order_id)},${v(e.customer_customer_id)},` +
-            `${data.probabilities[i + j]},${v(modelVersion)},${now})`,
-        );
-      });
-      await connection.query("START TRANSACTION");
-      await connection.query(
-        "INSERT INTO table_customers (customer_customer_id, customer_country, updated_at) " +
-          `VALUES ${[...customers.values()].join(",")} ON DUPLICATE KEY UPDATE ` +
-          "customer_country = VALUES(customer_country), updated_at = VALUES(updated_at)",
-      );
-      await connection.query(
-        "INSERT INTO table_orders (order_id, customer_customer_id, order_device, order_channel, " +
-          "order_main_category, order_n_items, order_basket_value, order_shipping_fee, " +
-          "order_discount, order_order_total, order_is_returned, updated_at) VALUES " +
-          orders.join(","),
-      );
-      await connection.query(
-        "INSERT INTO table_events (event_id, event_time, order_id, customer_customer_id, " +
-          "extra_fields, source_topic, source_partition, source_offset, ingested_at) " +
-          `VALUES ${events.join(",")}`,
-      );
-      await connection.query(
-        "INSERT INTO table_predictions (event_id, order_id, customer_customer_id, " +
-          `return_proba, model_version, predicted_at) VALUES ${predictions.join(",")}`,
-      );
-      await connection.query(
-        "INSERT INTO pipeline_offsets (consumer_group, topic, partition_id, next_offset, " +
-          `updated_at) VALUES ('ceiling', 'ceiling', 0, ${i + part.length}, ${now}) ` +
-          "ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), updated_at = VALUES(updated_at)",
-      );
-      await connection.query("COMMIT");
-    }
-  } finally {
-    connection.release();
-  }
+  await writeCeilingRows(db, data, modelVersion, rowsPerStatement);
   const seconds = (performance.now() - started) / 1000;
   return { perSecond: perSecond(data.events.length, seconds), seconds, rowsPerStatement };
 }
@@ -443,17 +372,13 @@ export async function waitForFlush(
   threshold = 1000,
 ): Promise<{ dirtyPages: number | null; seconds: number }> {
   const started = performance.now();
-  let dirtyPages: number | null = null;
+  let pages: number | null = null;
   for (;;) {
-    const [rows] = await db.pool.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'");
-    const value = (rows as { Value?: string }[])[0]?.Value;
-    dirtyPages = value === undefined ? null : Number(value);
-    if (dirtyPages === null || dirtyPages <= threshold || performance.now() - started > maxMs) {
-      break;
-    }
+    pages = await dirtyPages(db);
+    if (pages === null || pages <= threshold || performance.now() - started > maxMs) break;
     await sleep(500);
   }
-  return { dirtyPages, seconds: (performance.now() - started) / 1000 };
+  return { dirtyPages: pages, seconds: (performance.now() - started) / 1000 };
 }
 
 /**
@@ -483,13 +408,13 @@ export async function measureNaive(
         first ??= performance.now();
         const result = validateMessage(message.value, config, new Date());
         if (!result.ok) throw new Error(`Cannot benchmark: ${result.reason}`);
-        const probabilities = await model.predict([result.event]);
+        const probabilities = await model.predict([result.features]);
         await ingestBatch(db, {
           events: [result.event],
           extraFields: [result.extraFields],
           probabilities,
           modelVersion: model.version,
-          offsets: [{ topic, partition, nextOffset: String(BigInt(message.offset) + 1n) }],
+          offsets: [{ topic, partition, nextOffset: BigInt(message.offset) + 1n }],
           consumerGroup: group,
           duplicates: config.consumer.duplicates,
         });
@@ -565,7 +490,10 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 /** Opens (creating and migrating) the database a config names. */
 export function openBenchDatabase(config: PipelineConfig): Promise<Database> {
-  return openDatabase(config, { retry: { retryForMs: 10_000 } });
+  return openDatabase(config, {
+    retry: { retryForMs: 10_000 },
+    onRetry: (...retry) => warn(retryMessage(...retry)),
+  });
 }
 
 /** Deletes topics and consumer groups, ignoring what is already gone. */

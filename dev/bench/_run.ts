@@ -6,8 +6,9 @@ import { join } from "node:path";
 import { generateEvents } from "../generator/mod.ts";
 import { connectAdmin, createTopic } from "../../lib/kafka/mod.ts";
 import { loadModel, type ReturnModel } from "../../lib/model/mod.ts";
-import type { Database } from "../../lib/db/mod.ts";
+import { type Database, dropDatabase } from "../../lib/db/mod.ts";
 import { log } from "../../lib/log/mod.ts";
+import { errorText } from "../../lib/errors/mod.ts";
 import { type Target, uniqueName, writeConfig } from "../testing/mod.ts";
 import {
   cleanupKafka,
@@ -112,7 +113,7 @@ export async function runBenchmark(options: BenchOptions) {
       timeoutMs: 600_000 + options.events * 5,
     });
     const drainSeconds = (drained.window.to - drained.window.from) / 1000;
-    const counts = await countRows(mainDb, drainTarget.group);
+    const counts = await countRows(mainDb, drainTarget.group, drainTarget.topic);
     const countsOk = (Object.keys(expected) as (keyof Counts)[])
       .every((k) => counts[k] === expected[k]);
     if (!countsOk) {
@@ -162,7 +163,7 @@ export async function runBenchmark(options: BenchOptions) {
       naiveTarget.group,
       naiveCount,
     );
-    const afterNaive = await countRows(mainDb, naiveTarget.group);
+    const afterNaive = await countRows(mainDb, naiveTarget.group, naiveTarget.topic);
     const naiveFigures = {
       ...naive,
       tableEventsBefore: counts.events,
@@ -178,7 +179,7 @@ export async function runBenchmark(options: BenchOptions) {
     const data = validateLines(config, lines);
     const modelFigures = await measureModel(
       model,
-      data.events,
+      data.features,
       Math.max(1, Math.round(meanBatch)),
     );
     const kafkaOnly = await measureKafkaOnly(config, `${base}_kafka`, options.events);
@@ -189,7 +190,7 @@ export async function runBenchmark(options: BenchOptions) {
       "bench",
       options.ceilingRows,
     );
-    const ceilingCounts = await countRows(ceilingDb, "none");
+    const ceilingCounts = await countRows(ceilingDb, "none", "none");
     const ceilings = {
       database: {
         perSecond: databaseOnly.perSecond,
@@ -244,7 +245,7 @@ export async function runBenchmark(options: BenchOptions) {
         });
         liveTotal += count;
         liveDb ??= await open(`${base}_live`);
-        const liveCounts = await countRows(liveDb, target.group);
+        const liveCounts = await countRows(liveDb, target.group, target.topic);
         const latencies = run.output.latenciesMs.sort((a, b) => a - b);
         live.push({
           fractionOfDrain: fraction,
@@ -307,11 +308,14 @@ export async function runBenchmark(options: BenchOptions) {
   } finally {
     log("cleaning up");
     await model?.close().catch(() => {});
-    const [anyDb] = opened;
-    for (const name of anyDb ? databases : []) {
-      await anyDb.pool.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => {});
-    }
     for (const db of opened) await db.close().catch(() => {});
+    for (const name of databases) {
+      const url = new URL(config.database.url);
+      url.pathname = `/${name}`;
+      await dropDatabase(url.toString()).catch((error) =>
+        log(`warning: Cannot drop database ${name}: ${errorText(error)}`)
+      );
+    }
     await cleanupKafka(admin, topics, groups).catch((error) =>
       log(`warning: Cannot clean up Kafka: ${error}`)
     );

@@ -7,8 +7,7 @@ import { dirname } from "node:path";
 import { maskUrl, type PipelineConfig } from "../../lib/config/mod.ts";
 import { log, out } from "../../lib/log/mod.ts";
 import { servicesDown, servicesStatus, servicesUp } from "../services/mod.ts";
-import { openDatabase } from "../../lib/db/mod.ts";
-import { forgetStoredOffsets } from "../../lib/db/mod.ts";
+import { emptyTables, forgetStoredOffsets, guideChecks, openDatabase } from "../../lib/db/mod.ts";
 import { writeEventsFile } from "../generator/mod.ts";
 import { connectAdmin, deleteTopic, recreateTopic, waitTopicGone } from "../../lib/kafka/mod.ts";
 import { produceFile, summarize } from "../../lib/producer/mod.ts";
@@ -25,18 +24,6 @@ export interface DemoOptions {
   /** Events generated when the sample file is missing. */
   readonly events?: number;
 }
-
-/** The guide's §8.2 queries, verbatim. */
-const GUIDE_COUNTS = [
-  "SELECT COUNT(*) FROM table_customers;",
-  "SELECT COUNT(*) FROM table_orders;",
-  "SELECT COUNT(*) FROM table_events;",
-  "SELECT COUNT(*) FROM table_predictions;",
-] as const;
-const GUIDE_LATEST = `SELECT event_id, order_id, customer_customer_id, return_proba
-FROM table_predictions
-ORDER BY event_id DESC
-LIMIT 10;`;
 
 /** Runs the demo; returns the exit code (1 when not every produced event was accounted for). */
 export async function runDemo(config: PipelineConfig, options: DemoOptions = {}): Promise<number> {
@@ -55,11 +42,7 @@ export async function runDemo(config: PipelineConfig, options: DemoOptions = {})
       step("tables kept as they are (--keep-data): already stored events count as duplicates");
     } else {
       // The guide's §9.1 remedy for a rerun: empty the tables, reset the topic.
-      for (
-        const table of ["table_predictions", "table_events", "table_orders", "table_customers"]
-      ) {
-        await db.pool.query(`DELETE FROM \`${table}\``);
-      }
+      await emptyTables(db);
       step(
         "emptied table_predictions, table_events, table_orders, table_customers (the guide's §9.1)",
       );
@@ -133,17 +116,13 @@ export async function runDemo(config: PipelineConfig, options: DemoOptions = {})
 
   const check = await openDatabase(config, { migrate: false });
   try {
+    const { counts, latest } = await guideChecks(check);
     out("");
     out("-- The guide's §8.2 checks");
-    for (const query of GUIDE_COUNTS) {
-      const [rows] = await check.pool.query(query);
-      const count = (rows as Record<string, unknown>[])[0]["COUNT(*)"];
-      out(`${query.padEnd(40)} ${count}`);
-    }
+    for (const { query, count } of counts) out(`${query.padEnd(40)} ${count}`);
     out("");
-    out(GUIDE_LATEST);
-    const [rows] = await check.pool.query(GUIDE_LATEST);
-    out(table(rows as Record<string, unknown>[]));
+    out(latest.query);
+    out(table(latest.rows));
   } finally {
     await check.close();
   }

@@ -1,8 +1,8 @@
 /** Use cases of `deno task admin`: list, describe, create, delete and reset topics. */
 import { deadLetterTopicOf, maskUrl, type PipelineConfig } from "../config/mod.ts";
-import { ExitCode, UserError } from "../errors/mod.ts";
+import { errorText, ExitCode, UserError } from "../errors/mod.ts";
 import { log, out, warn } from "../log/mod.ts";
-import { describeError, errorCode, errorNumber, openDatabase } from "../db/mod.ts";
+import { errorCode, errorNumber, openDatabase } from "../db/mod.ts";
 import { forgetStoredOffsets } from "../db/mod.ts";
 import {
   type Admin,
@@ -232,7 +232,7 @@ async function forgetOffsets(config: PipelineConfig, topic: string): Promise<boo
   } catch (error) {
     // No database or no table yet: nothing was ever consumed into it.
     if (errorCode(error) === "ER_BAD_DB_ERROR" || errorNumber(error) === 1146) return true;
-    const reason = error instanceof UserError ? error.message : describeError(error);
+    const reason = error instanceof UserError ? error.message : errorText(error);
     warn(
       `the consumed offsets stored for "${topic}" in ${maskUrl(config.database.url)} were not ` +
         `forgotten (${reason}); before consuming again run: DELETE FROM pipeline_offsets WHERE ` +

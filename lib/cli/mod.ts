@@ -1,7 +1,7 @@
 /** Shared command-line plumbing: flag parsing, usage text, errors mapped to exit codes. */
 import { parseArgs } from "cli";
 import { ConfigError } from "../config/mod.ts";
-import { log } from "../log/mod.ts";
+import { log, logError } from "../log/mod.ts";
 import { ExitCode, UserError } from "../errors/mod.ts";
 
 export { ExitCode, UserError };
@@ -72,16 +72,16 @@ export async function runMain(main: () => Promise<number | void>): Promise<never
 /** Prints an error for a user and returns its exit code. */
 export function reportError(error: unknown): number {
   if (error instanceof ConfigError) {
-    log(`error: ${error.message}`);
+    logError(error.message);
     return ExitCode.usage;
   }
   if (error instanceof UserError) {
-    log(`error: ${error.message}`);
+    logError(error.message);
     if (error.hint) log(`hint: ${error.hint}`);
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  log(`error: ${message}`);
+  logError(message);
   const cause = error instanceof Error ? error.cause : undefined;
   if (cause) log(`cause: ${cause instanceof Error ? cause.message : String(cause)}`);
   if (Deno.env.get("PIPELINE_DEBUG")) console.error(error);

@@ -105,7 +105,7 @@ class Builder {
         out[name] = this.check(sub, seen.get(key)!, subPath);
       } else if ("default" in sub && sub.default !== undefined) {
         out[name] = structuredClone(sub.default);
-      } else if (sub.kind === "object" || sub.kind === "map") {
+      } else if ((sub.kind === "object" || sub.kind === "map") && !sub.optional) {
         out[name] = sub.kind === "object" ? this.checkObject(sub, null, subPath) : {};
       } else if (!sub.optional) {
         this.fail(node, subPath, `missing key, expected ${expectedOf(sub)}`);

@@ -248,6 +248,37 @@ export const pipelineSpec = {
           default: 5000,
           min: 0,
         },
+        quiet_backlog: {
+          kind: "integer",
+          description:
+            "Per-event lines pause while the backlog is larger than this; 0 never pauses them.",
+          default: 10000,
+          min: 0,
+        },
+        log_format: {
+          kind: "string",
+          description: "`text` for people, `json` for one JSON object per line (log collectors).",
+          enum: ["text", "json"],
+          default: "text",
+        },
+        http: {
+          kind: "object",
+          description: "Serves /metrics, /healthz and /readyz when set (off by default).",
+          optional: true,
+          fields: {
+            host: {
+              kind: "string",
+              description: "Address to listen on.",
+              default: "127.0.0.1",
+            },
+            port: {
+              kind: "integer",
+              description: "Port to listen on; 0 picks a free one (printed at start).",
+              min: 0,
+              max: 65535,
+            },
+          },
+        },
         max_message_bytes: {
           kind: "integer",
           description: "Larger messages are dead-lettered.",

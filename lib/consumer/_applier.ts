@@ -51,7 +51,7 @@ export interface Ports {
   /** Heartbeats; throws Revoked once the batch may no longer be committed. */
   readonly keepAlive: () => Promise<void>;
   /** Told about each failed attempt before the wait. */
-  readonly onRetry: (error: unknown, attempt: number, delayMs: number) => void;
+  readonly onRetry: (error: unknown, attempt: number, delayMs: number, stage: Stage) => void;
 }
 
 /** Milliseconds spent per stage. */
@@ -207,7 +207,7 @@ function applyPart(
     lap("kafka");
 
     const probabilities = plan.events.length
-      ? await step("model", () => ports.scorer.predict(plan.events.map((e) => e.event)))
+      ? await step("model", () => ports.scorer.predict(plan.events.map((e) => e.features)))
       : new Float64Array(0);
     lap("model");
     await ports.keepAlive();
@@ -226,8 +226,10 @@ function applyPart(
     initialDelayMs: 250,
     maxDelayMs: 10_000,
     retryable: (error) => error instanceof StageFailure && !error.permanent,
-    onRetry: (error, attempt, delayMs) =>
-      ports.onRetry((error as StageFailure).cause ?? error, attempt, delayMs),
+    onRetry: (error, attempt, delayMs) => {
+      const failure = error as StageFailure;
+      ports.onRetry(failure.cause ?? error, attempt, delayMs, failure.stage);
+    },
     wait: async (delayMs) => {
       const until = Date.now() + delayMs;
       while (Date.now() < until) {

@@ -15,9 +15,15 @@ export interface Positions {
 
 /** Options of a Monitor. */
 export interface MonitorOptions {
+  /** Where a partition without any stored or committed position starts. */
+  readonly fromBeginning: boolean;
   /** 0: no periodic summary. */
   readonly summaryIntervalMs: number;
+  /** Rate: messages per second of batch time over the interval. */
   readonly onSummary: (rate: number, lag: number | undefined) => void;
+  /** How often the lag is measured for onLag; 0: only for summaries and idleness. */
+  readonly lagIntervalMs: number;
+  readonly onLag: (total: number, perPartition: ReadonlyMap<number, number>) => void;
   /** Finish once every assigned partition has had no lag for this long. */
   readonly untilIdleMs?: number;
   /** Idleness is only watched once this settles. */
@@ -32,30 +38,60 @@ export class Monitor {
   #inFlight = 0;
   /** Start of the first batch and end of the last one: the drain rate's time window. */
   #busy: { from: number; to: number } | undefined;
+  /** Milliseconds spent inside batches, all batches together. */
+  #busyMs = 0;
+  /** Next offset of each partition as this member has consumed it. */
+  readonly #consumed = new Map<number, bigint>();
+  /** Where partitions without a stored or committed offset started (the end, when not from the beginning). */
+  readonly #startedAt = new Map<number, bigint>();
   #timers: ReturnType<typeof setInterval>[] = [];
   #stopped = false;
 
   constructor(
     private readonly positions: Positions,
     private readonly options: MonitorOptions,
-    /** Messages handled so far (for the summary's rate). */
+    /** Messages handled so far (for the rates). */
     private readonly handled: () => number,
   ) {}
 
   /** The partitions this member holds since the last rebalance. */
   assigned(partitions: readonly number[]): void {
     this.#assigned = partitions;
+    if (!this.options.fromBeginning) {
+      this.#noteStarts(partitions).catch((error) =>
+        this.options.onError(`Cannot read the start positions: ${errorMessage(error)}`)
+      );
+    }
   }
 
-  batchStarted(): void {
+  /** Partitions with neither a stored nor a committed offset start at their end. */
+  async #noteStarts(partitions: readonly number[]): Promise<void> {
+    const [marks, committed, stored] = await Promise.all([
+      this.positions.watermarks(),
+      this.positions.committed(),
+      this.positions.stored(),
+    ]);
+    for (const mark of marks) {
+      if (!partitions.includes(mark.partition)) continue;
+      if (committed.has(mark.partition) || stored.has(mark.partition)) continue;
+      if (!this.#startedAt.has(mark.partition)) this.#startedAt.set(mark.partition, mark.high);
+    }
+  }
+
+  /** Returns the token batchEnded() takes (batches of several partitions may overlap). */
+  batchStarted(): number {
     this.#inFlight++;
     const now = Date.now();
     this.#busy ??= { from: now, to: now };
+    return performance.now();
   }
 
-  batchEnded(): void {
+  /** `nextOffset`: where the partition stands after the batch, when it was applied. */
+  batchEnded(started: number, partition: number, nextOffset: bigint | undefined): void {
     this.#inFlight--;
+    this.#busyMs += performance.now() - started;
     if (this.#busy) this.#busy.to = Date.now();
+    if (nextOffset !== undefined) this.#consumed.set(partition, nextOffset);
   }
 
   /** Messages per second over the time from the first batch's start to the last one's end. */
@@ -66,6 +102,10 @@ export class Monitor {
 
   /** Messages not yet applied on the assigned partitions (undefined before the first join). */
   async lag(): Promise<number | undefined> {
+    return (await this.#lagByPartition())?.total;
+  }
+
+  async #lagByPartition(): Promise<{ total: number; of: Map<number, number> } | undefined> {
     const assigned = this.#assigned;
     if (!assigned) return undefined;
     const [marks, committed, stored] = await Promise.all([
@@ -73,32 +113,56 @@ export class Monitor {
       this.positions.committed(),
       this.positions.stored(),
     ]);
-    let lag = 0n;
+    let total = 0n;
+    const of = new Map<number, number>();
     for (const mark of marks) {
       if (!assigned.includes(mark.partition)) continue;
       let position = mark.low;
-      for (const c of [committed.get(mark.partition), stored.get(mark.partition)]) {
-        if (c !== undefined && c > position) position = c;
-      }
-      if (mark.high > position) lag += mark.high - position;
+      const known = [
+        committed.get(mark.partition),
+        stored.get(mark.partition),
+        this.#consumed.get(mark.partition),
+        this.#startedAt.get(mark.partition),
+      ];
+      for (const c of known) if (c !== undefined && c > position) position = c;
+      const lag = mark.high > position ? mark.high - position : 0n;
+      of.set(mark.partition, Number(lag));
+      total += lag;
     }
-    return Number(lag);
+    return { total: Number(total), of };
   }
 
-  /** Starts the summary timer and, with untilIdleMs, the idle watch. */
+  /** Starts the summary and lag timers and, with untilIdleMs, the idle watch. */
   start(): void {
-    const { summaryIntervalMs, untilIdleMs } = this.options;
+    const { summaryIntervalMs, untilIdleMs, lagIntervalMs } = this.options;
     if (summaryIntervalMs > 0) {
-      let last = { at: Date.now(), messages: this.handled() };
+      let last = { messages: this.handled(), busyMs: this.#busyMs };
       this.#timers.push(setInterval(() => {
-        const now = Date.now();
-        const rate = (this.handled() - last.messages) / ((now - last.at) / 1000);
-        last = { at: now, messages: this.handled() };
+        const messages = this.handled() - last.messages;
+        const busyMs = this.#busyMs - last.busyMs;
+        last = { messages: this.handled(), busyMs: this.#busyMs };
+        // The time batches ran, not the whole interval: a burst is not diluted by idle time.
+        const rate = messages ? messages / Math.max(busyMs / 1000, 0.001) : 0;
         this.lag().then(
           (lag) => this.options.onSummary(rate, lag),
           () => this.options.onSummary(rate, undefined),
         );
       }, summaryIntervalMs));
+    }
+    if (lagIntervalMs > 0) {
+      let measuring = false;
+      this.#timers.push(setInterval(async () => {
+        if (measuring || this.#stopped) return;
+        measuring = true;
+        try {
+          const lag = await this.#lagByPartition();
+          if (lag) this.options.onLag(lag.total, lag.of);
+        } catch {
+          // The next tick tries again; the summary reports lag=? meanwhile.
+        } finally {
+          measuring = false;
+        }
+      }, lagIntervalMs));
     }
     if (untilIdleMs !== undefined) {
       const watch = () => {
@@ -131,10 +195,14 @@ export class Monitor {
           if (now - zeroSince >= idleMs) this.options.onIdle();
         }
       } catch (error) {
-        this.options.onError(`Cannot measure the lag: ${(error as Error)?.message ?? error}`);
+        this.options.onError(`Cannot measure the lag: ${errorMessage(error)}`);
       } finally {
         checking = false;
       }
     }, Math.min(250, idleMs)));
   }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -4,7 +4,7 @@
  * event_id), and the offset the batch moves the partition to.
  */
 import type { PipelineConfig } from "../config/mod.ts";
-import { dedupInBatch, validateMessage, type ValidEvent } from "../events/mod.ts";
+import { dedupInBatch, type OrderEvent, validateMessage, type ValidEvent } from "../events/mod.ts";
 import type { DeadLetter, KafkaRecord } from "../kafka/mod.ts";
 
 export type { DeadLetter };
@@ -14,7 +14,8 @@ export type Checked =
   | {
     readonly record: KafkaRecord;
     readonly ok: true;
-    readonly event: ValidEvent;
+    readonly event: OrderEvent;
+    readonly features: ValidEvent;
     readonly extraFields: string | null;
   }
   | {
@@ -28,7 +29,10 @@ export type Checked =
 export interface PlannedEvent {
   readonly id: string;
   readonly offset: bigint;
-  readonly event: ValidEvent;
+  /** What the database stores. */
+  readonly event: OrderEvent;
+  /** What the model scores: every declared field, defaults applied. */
+  readonly features: ValidEvent;
   readonly extraFields: string | null;
 }
 
@@ -55,7 +59,13 @@ export function checkRecords(
   return records.map((record) => {
     const result = validateMessage(record.value, config, now);
     return result.ok
-      ? { record, ok: true, event: result.event, extraFields: result.extraFields }
+      ? {
+        record,
+        ok: true,
+        event: result.event,
+        features: result.features,
+        extraFields: result.extraFields,
+      }
       : { record, ok: false, reason: result.reason, field: result.field };
   });
 }
@@ -77,9 +87,10 @@ export function planBatch(
   for (const c of fresh) {
     if (c.ok) {
       accepted.push({
-        id: String(c.event.event_id),
+        id: c.event.event_id,
         offset: c.record.offset,
         event: c.event,
+        features: c.features,
         extraFields: c.extraFields,
       });
     } else deadLetters.push({ record: c.record, reason: c.reason, field: c.field });

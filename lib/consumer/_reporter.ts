@@ -1,4 +1,5 @@
-/** Counting applied batches and the guide's per-event, summary and final lines. */
+/** Counting applied batches and the guide's per-event, summary and final events. */
+import type { ConsumerEvent } from "../log/mod.ts";
 import type { Applied } from "./_applier.ts";
 
 /** Counters of one run. */
@@ -34,47 +35,58 @@ export function count(stats: ConsumeStats, applied: Applied, messages: number): 
   stats.messages += messages;
 }
 
-/** The [OK] / [SKIP] / [DLQ] lines of an applied batch, in the guide's words. */
-export function batchLines(
+/** The [OK] / [SKIP] / [DLQ] events of an applied batch, in batch order. */
+export function batchEvents(
   partition: number,
   applied: Applied,
   duplicates: "skip" | "update",
-): string[] {
+): ConsumerEvent[] {
   const { plan, probabilities } = applied;
   const inserted = new Set(applied.inserted);
-  const lines: string[] = [];
+  const list: ConsumerEvent[] = [];
   const skipped = plan.alreadyApplied;
   if (skipped.length) {
-    lines.push(
-      `[SKIP] partition=${partition} offsets=${skipped[0].offset}..` +
-        `${skipped[skipped.length - 1].offset} already applied`,
-    );
+    list.push({
+      kind: "already_applied",
+      partition,
+      fromOffset: String(skipped[0].offset),
+      toOffset: String(skipped[skipped.length - 1].offset),
+    });
   }
   for (const [i, e] of plan.events.entries()) {
-    const proba = probabilities[i].toFixed(3);
-    if (inserted.has(e.id)) lines.push(`[OK] event_id=${e.id} ingested | return_proba=${proba}`);
-    else if (duplicates === "update") {
-      lines.push(`[OK] event_id=${e.id} updated (duplicate) | return_proba=${proba}`);
-    } else lines.push(`[SKIP] event_id=${e.id} duplicate`);
+    const returnProba = probabilities[i];
+    if (inserted.has(e.id)) list.push({ kind: "ingested", eventId: e.id, returnProba });
+    else if (duplicates === "update") list.push({ kind: "updated", eventId: e.id, returnProba });
+    else list.push({ kind: "duplicate", eventId: e.id });
   }
-  for (const e of plan.repeats) lines.push(`[SKIP] event_id=${e.id} duplicate (within batch)`);
+  for (const e of plan.repeats) list.push({ kind: "duplicate_in_batch", eventId: e.id });
   for (const l of plan.deadLetters) {
-    lines.push(
-      `[DLQ] offset=${l.record.offset} partition=${partition}` +
-        `${l.field ? ` field=${l.field}` : ""} reason=${l.reason}`,
-    );
+    list.push({
+      kind: "dead_letter",
+      partition,
+      offset: String(l.record.offset),
+      field: l.field || undefined,
+      reason: l.reason,
+    });
   }
-  return lines;
+  return list;
 }
 
-/** `[SUMMARY] ingested=... lag=...` (or `[DONE]` at the end). */
-export function summaryLine(
+/** The `[SUMMARY]` event (or `[DONE]` at the end). */
+export function summaryEvent(
   stats: ConsumeStats,
   rate: number,
   lag: number | undefined,
-  tag = "[SUMMARY]",
-): string {
-  const s = stats;
-  return `${tag} ingested=${s.ingested} duplicates=${s.duplicates} dead_lettered=${s.deadLettered}` +
-    ` already_applied=${s.alreadyApplied} rate=${rate.toFixed(1)} events/s lag=${lag ?? "?"}`;
+  final = false,
+): ConsumerEvent {
+  return {
+    kind: "summary",
+    final,
+    ingested: stats.ingested,
+    duplicates: stats.duplicates,
+    deadLettered: stats.deadLettered,
+    alreadyApplied: stats.alreadyApplied,
+    rate,
+    lag,
+  };
 }

@@ -1,18 +1,32 @@
-/** Public face of this folder. */
+/**
+ * Public face of this folder: the only code that knows mysql2 and drizzle. An open
+ * database is an opaque `Database` handed to the named functions below.
+ */
+export { dropDatabase, openDatabase } from "./_open.ts";
+export type { OpenOptions } from "./_open.ts";
+export type { Database, RetryHook } from "./_handle.ts";
+export { parseDatabaseUrl } from "./_target.ts";
+export type { DatabaseTarget } from "./_target.ts";
 export {
-  applyMigrations,
-  describeError,
+  classifyDatabaseError,
   errorCode,
   errorNumber,
   isDataError,
   isTransientError,
-  MIGRATIONS_FOLDER,
-  migrationStatus,
-  openDatabase,
-  parseDatabaseUrl,
-  runMigrations,
-  withRetry,
-} from "./_connect.ts";
-export type { Database, OpenOptions } from "./_connect.ts";
+  retryMessage,
+} from "./_errors.ts";
+export { applyMigrations, MIGRATIONS_FOLDER, migrationStatus } from "./_migrations.ts";
+export type { MigrationInfo, MigrationOptions } from "./_migrations.ts";
 export { existingEventIds, forgetStoredOffsets, ingestBatch, storedOffsets } from "./_ingest.ts";
-export type { IngestBatch } from "./_ingest.ts";
+export type { EventSource, IngestBatch, IngestOptions, IngestResult } from "./_ingest.ts";
+export {
+  countRows,
+  dirtyPages,
+  emptyTables,
+  guideChecks,
+  pingDatabase,
+  sessionTimeZone,
+} from "./_inspect.ts";
+export type { GuideChecks, RowCounts } from "./_inspect.ts";
+export { writeCeilingRows } from "./_ceiling.ts";
+export type { CeilingData } from "./_ceiling.ts";

@@ -3,6 +3,7 @@
  * whose reason goes to the dead-letter topic. Pure: no I/O, the clock is passed in.
  */
 import { COLUMN_FIELDS, type FieldConfig, type PipelineConfig } from "../config/mod.ts";
+import { UserError } from "../errors/mod.ts";
 import { decodeJsonObject, missingRequired } from "./_decode.ts";
 
 /** One field value after validation. */
@@ -18,12 +19,36 @@ export interface Rejection {
 }
 
 /**
- * A message that can be ingested: the typed event, and as a JSON object text the message's
- * keys that no column stores (null when there are none), so that nothing sent is lost.
+ * An accepted event as the tables store it. Column fields the config leaves out, or that
+ * have no default, are undefined: their column's default is written. Money is the number
+ * validated; the database layer writes its exact decimal text.
+ */
+export interface OrderEvent {
+  readonly event_id: string;
+  readonly event_time: Date;
+  readonly order_id: string;
+  readonly customer_customer_id: string;
+  readonly customer_country?: string;
+  readonly order_device?: string;
+  readonly order_channel?: string;
+  readonly order_main_category?: string;
+  readonly order_n_items?: number;
+  readonly order_basket_value?: number;
+  readonly order_shipping_fee?: number;
+  readonly order_discount?: number;
+  readonly order_order_total?: number;
+  readonly order_is_returned?: boolean;
+}
+
+/**
+ * A message that can be ingested: the event as the tables store it, every declared field
+ * validated (what the model reads), and as a JSON object text the message's keys that no
+ * column stores (null when there are none), so that nothing sent is lost.
  */
 export interface Accepted {
   readonly ok: true;
-  readonly event: ValidEvent;
+  readonly event: OrderEvent;
+  readonly features: ValidEvent;
   readonly extraFields: string | null;
 }
 
@@ -47,7 +72,14 @@ export function validateMessage(
   }
   const checked = validateEvent(decoded.value, config.events, now);
   if (!checked.ok) return checked;
-  return { ok: true, event: checked.event, extraFields: extraFields(decoded.value, config.events) };
+  const order = orderEvent(checked.features, now);
+  if (!order.ok) return order;
+  return {
+    ok: true,
+    event: order.event,
+    features: checked.features,
+    extraFields: extraFields(decoded.value, config.events),
+  };
 }
 
 /**
@@ -73,7 +105,7 @@ export function validateEvent(
   value: Readonly<Record<string, unknown>>,
   events: PipelineConfig["events"],
   now: Date,
-): { ok: true; event: ValidEvent } | Rejection {
+): { ok: true; features: ValidEvent } | Rejection {
   const entries: [string, EventValue][] = [];
   for (const [name, field] of Object.entries(events.fields)) {
     // Own properties only: "constructor" or "toString" must not be read from a prototype.
@@ -92,7 +124,7 @@ export function validateEvent(
     entries.push([name, checked as EventValue]);
   }
   // fromEntries defines own data properties, so no key can reach a prototype.
-  return { ok: true, event: Object.freeze(Object.fromEntries(entries)) };
+  return { ok: true, features: Object.freeze(Object.fromEntries(entries)) };
 }
 
 function defaultValue(field: FieldConfig, now: Date): EventValue {
@@ -187,6 +219,109 @@ export function parseDateTime(text: string): Date | undefined {
     offsetMinutes = sign * (oh * 60 + om);
   }
   return new Date(utc - offsetMinutes * 60_000);
+}
+
+/** Largest value of an INT column. */
+const INT_MAX = 2 ** 31 - 1;
+/** DECIMAL(12,2) holds less than 10^10 once rounded to cents. */
+const MONEY_LIMIT = 9_999_999_999.995;
+
+const KEY_FIELDS = ["event_id", "order_id", "customer_customer_id"] as const;
+const LABEL_FIELDS = [
+  "customer_country",
+  "order_device",
+  "order_channel",
+  "order_main_category",
+] as const;
+const MONEY_FIELDS = [
+  "order_basket_value",
+  "order_shipping_fee",
+  "order_discount",
+  "order_order_total",
+] as const;
+
+/**
+ * The columns of a validated field record, typed. A value its column cannot hold (an
+ * amount of 10^10 or more, a fractional or too large item count, an empty identifier) is a
+ * rejection of that record. A value of the wrong kind can only come from a config that
+ * gives a column field another type: that is a UserError, not a property of the record.
+ * Without an event_time field the event's time is `now`.
+ */
+export function orderEvent(
+  features: ValidEvent,
+  now: Date,
+): { ok: true; event: OrderEvent } | Rejection {
+  const keys: string[] = [];
+  for (const name of KEY_FIELDS) {
+    const value = features[name] as EventValue | undefined;
+    if (value === undefined || value === "") {
+      return { ok: false, reason: "missing required key", field: name };
+    }
+    if (typeof value !== "string") throw wrongConfig(name, value, "string");
+    keys.push(value);
+  }
+  const time = (features.event_time as EventValue | undefined) ?? now;
+  if (!(time instanceof Date)) throw wrongConfig("event_time", time, "datetime");
+  const [event_id, order_id, customer_customer_id] = keys;
+  const event: { -readonly [K in keyof OrderEvent]: OrderEvent[K] } = {
+    event_id,
+    event_time: time,
+    order_id,
+    customer_customer_id,
+  };
+  for (const name of LABEL_FIELDS) {
+    const value = features[name] as EventValue | undefined;
+    if (value === undefined) continue;
+    if (typeof value !== "string") throw wrongConfig(name, value, "string");
+    event[name] = value;
+  }
+  const items = features.order_n_items as EventValue | undefined;
+  if (items !== undefined) {
+    if (typeof items !== "number") throw wrongConfig("order_n_items", items, "integer");
+    if (!Number.isInteger(items)) {
+      return {
+        ok: false,
+        reason: `wrong type: expected an integer for its INT column, got ${items}`,
+        field: "order_n_items",
+      };
+    }
+    if (Math.abs(items) > INT_MAX) {
+      return {
+        ok: false,
+        reason: `out of range: ${items} does not fit its INT column (at most ${INT_MAX})`,
+        field: "order_n_items",
+      };
+    }
+    event.order_n_items = items;
+  }
+  for (const name of MONEY_FIELDS) {
+    const value = features[name] as EventValue | undefined;
+    if (value === undefined) continue;
+    if (typeof value !== "number") throw wrongConfig(name, value, "number");
+    if (!(Math.abs(value) < MONEY_LIMIT)) {
+      return {
+        ok: false,
+        reason: `out of range: ${value} does not fit its DECIMAL(12,2) column ` +
+          "(at most 9999999999.99)",
+        field: name,
+      };
+    }
+    event[name] = value;
+  }
+  const returned = features.order_is_returned as EventValue | undefined;
+  if (returned !== undefined) {
+    if (typeof returned !== "boolean") throw wrongConfig("order_is_returned", returned, "boolean");
+    event.order_is_returned = returned;
+  }
+  return { ok: true, event };
+}
+
+function wrongConfig(name: string, value: EventValue, type: FieldConfig["type"]): UserError {
+  const got = value instanceof Date ? "datetime" : typeof value;
+  return new UserError(
+    `Cannot store events.fields.${name}: its values are ${got}s, its column needs ${type}`,
+    { hint: `declare events.fields.${name} with type: ${type}` },
+  );
 }
 
 /** One event per event_id: the first one (skip) or the last one (update). */

@@ -3,8 +3,9 @@ export { decodeJsonObject, missingRequired } from "./_decode.ts";
 export {
   dedupInBatch,
   extraFields,
+  orderEvent,
   parseDateTime,
   validateEvent,
   validateMessage,
 } from "./_validate.ts";
-export type { EventValue, ValidEvent } from "./_validate.ts";
+export type { Accepted, EventValue, OrderEvent, Rejection, ValidEvent } from "./_validate.ts";
