@@ -82,6 +82,18 @@ export function kafkaPaths(endpoint: Endpoint, cacheDir = join(repoRoot, ".cache
 
 type KafkaPaths = ReturnType<typeof kafkaPaths>;
 
+/**
+ * The folder of Kafka's jars, which hold the broker and Kafka's own command-line tools; they
+ * are fetched with Maven first if missing, and Java 17+ is checked.
+ */
+export async function kafkaLibs(): Promise<string> {
+  // The jars are shared by every port.
+  const paths = kafkaPaths({ host: "127.0.0.1", port: 9092 });
+  await checkJava();
+  await fetchJars(paths);
+  return paths.libs;
+}
+
 /** server.properties of a single-node KRaft broker+controller; the controller uses port + 1. */
 export function brokerProperties(endpoint: Endpoint, dataDir: string): string {
   const host = endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host;
