@@ -10,10 +10,12 @@ import {
   deleteTopic,
   topicWatermarks,
 } from "../lib/kafka/mod.ts";
+import { KafkaTools } from "../dev/testing/mod.ts";
 import { dropDatabase, repoRoot, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
 
-const BROKER = "127.0.0.1:9092";
+/** The independent client: Kafka's own command-line tools. */
+const tools = new KafkaTools("127.0.0.1:9092");
 const MALFORMED = join(import.meta.dirname!, "testdata", "consumer", "malformed.json");
 
 interface Setup {
@@ -92,22 +94,13 @@ async function sendRaw(
   }
 }
 
-/** Every message of a topic as kcat -J reports it, headers as an object. */
-async function readWithKcat(topic: string) {
-  const output = await new Deno.Command("kcat", {
-    args: ["-C", "-b", BROKER, "-t", topic, "-e", "-q", "-J", "-o", "beginning"],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-  return new TextDecoder().decode(output.stdout).split("\n").filter(Boolean).map((line) => {
-    const m = JSON.parse(line) as { key: string; payload: string | null; headers?: string[] };
-    const headers: Record<string, string> = {};
-    for (let i = 0; i < (m.headers ?? []).length; i += 2) {
-      headers[m.headers![i]] = m.headers![i + 1];
-    }
-    return { key: m.key, payload: m.payload, headers };
-  });
+/** Every message of a topic as Kafka's console consumer prints it, headers as an object. */
+async function readWithTools(topic: string) {
+  return (await tools.read(topic)).map((r) => ({
+    key: r.key,
+    payload: r.value,
+    headers: r.headers,
+  }));
 }
 
 async function messageCount(config: PipelineConfig, topic: string): Promise<number> {
@@ -329,7 +322,7 @@ Deno.test("consumer.ts dead-letters a malformed corpus with reasons and ingests 
       ["good-999", { coupon: "LAST", basket: [{ sku: "A1", qty: 2 }] }],
     ]);
 
-    const letters = await readWithKcat(setup.config.kafka.deadLetterTopic);
+    const letters = await readWithTools(setup.config.kafka.deadLetterTopic);
     assert.equal(letters.length, cases.length);
     for (const letter of letters) {
       const offset = Number(letter.headers["dlq-source-offset"]);
