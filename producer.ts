@@ -1,7 +1,7 @@
 /** `deno task produce`: sends a JSON Lines file of order events to Kafka. */
 import { ExitCode, numberFlag, parseFlags, runMain, UsageError } from "./lib/cli/mod.ts";
 import { loadConfig } from "./lib/config/mod.ts";
-import { PRODUCER_COMPRESSIONS } from "./lib/kafka/mod.ts";
+import { PRODUCER_COMPRESSIONS, type ProducerCompression } from "./lib/kafka/mod.ts";
 import { displayPath, log, out } from "./lib/log/mod.ts";
 import { exitCodeOf, produceFile, summarize } from "./lib/producer/mod.ts";
 
@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   ) {
     throw new UsageError(
       `--compression expects one of ${PRODUCER_COMPRESSIONS.join(", ")}, got "${compression}" ` +
-        "(snappy, lz4 and zstd need codec packages kafkajs does not ship)",
+        "(snappy, lz4 and zstd need codec packages the Kafka client does not ship)",
     );
   }
   const config = await loadConfig(values.config);
@@ -68,7 +68,7 @@ async function main(): Promise<number> {
     rate,
     key: !values["no-key"],
     strict: values.strict ?? false,
-    compression: (compression ?? config.producer.compression) as "none" | "gzip",
+    compression: (compression ?? config.producer.compression) as ProducerCompression,
   });
   for (const line of summarize(result, topic)) log(line);
   if (result.failure) log(`error: ${result.failure}`);

@@ -1,6 +1,6 @@
 import assert from "assert";
 import { loadConfig } from "../lib/config/mod.ts";
-import { connectAdmin, groupOffsets } from "../lib/kafka/mod.ts";
+import { KafkaCluster } from "../lib/kafka/mod.ts";
 import { KafkaTools } from "../dev/testing/mod.ts";
 import { errorCode, openDatabase } from "../lib/db/mod.ts";
 import { storedOffsets } from "../lib/db/mod.ts";
@@ -106,8 +106,8 @@ Deno.test("admin create, list, describe and delete a topic as Kafka's tools see 
     assert.doesNotMatch(list.stdout, /__consumer_offsets/);
     assertClean(list);
     // A fresh broker has no internal topic until a group coordinator is first looked up.
-    const client = await connectAdmin((await loadConfig(config)).kafka);
-    await groupOffsets(client, `${topic}_group`, topic).finally(() => client.disconnect());
+    const client = await new KafkaCluster((await loadConfig(config)).kafka).connectAdmin();
+    await client.groupOffsets(`${topic}_group`, topic).finally(() => client.close());
     const all = await admin(["list", "--config", config, "--all"]);
     assert.match(all.stdout, /^__consumer_offsets +\d+ +1$/m);
 

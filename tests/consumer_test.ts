@@ -3,13 +3,7 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { loadConfig, type PipelineConfig } from "../lib/config/mod.ts";
 import { writeEventsFile } from "../dev/generator/mod.ts";
-import {
-  connectAdmin,
-  createKafka,
-  createTopic,
-  deleteTopic,
-  topicWatermarks,
-} from "../lib/kafka/mod.ts";
+import { KafkaCluster } from "../lib/kafka/mod.ts";
 import { KafkaTools } from "../dev/testing/mod.ts";
 import { dropDatabase, repoRoot, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
@@ -34,10 +28,10 @@ async function withPipeline(
   const topic = uniqueName("consumer");
   const configPath = await writeTestConfig({ topic, ...overrides });
   const config = await loadConfig(configPath);
-  const admin = await connectAdmin(config.kafka);
+  const admin = await new KafkaCluster(config.kafka).connectAdmin();
   let connection: mysql.Connection | undefined;
   try {
-    await createTopic(admin, {
+    await admin.createTopic({
       topic,
       partitions: config.kafka.partitions,
       replicationFactor: 1,
@@ -56,9 +50,9 @@ async function withPipeline(
   } finally {
     await connection?.end();
     for (const name of [topic, config.kafka.deadLetterTopic]) {
-      await deleteTopic(admin, name, 10_000);
+      await admin.deleteTopic(name, 10_000);
     }
-    await admin.disconnect();
+    await admin.close();
     await dropDatabase(topic);
     await Deno.remove(join(configPath, ".."), { recursive: true });
   }
@@ -78,19 +72,14 @@ async function sendRaw(
   config: PipelineConfig,
   messages: { key: string; value: Uint8Array | null }[],
 ) {
-  const producer = createKafka(config.kafka).producer({ allowAutoTopicCreation: false });
-  await producer.connect();
+  const producer = await new KafkaCluster(config.kafka).connectProducer({
+    acks: "all",
+    compression: "none",
+  });
   try {
-    await producer.send({
-      topic: config.kafka.topic,
-      acks: -1,
-      messages: messages.map((m) => ({
-        key: m.key,
-        value: m.value === null ? null : Buffer.from(m.value),
-      })),
-    });
+    await producer.send(config.kafka.topic, messages);
   } finally {
-    await producer.disconnect();
+    await producer.close();
   }
 }
 
@@ -104,12 +93,12 @@ async function readWithTools(topic: string) {
 }
 
 async function messageCount(config: PipelineConfig, topic: string): Promise<number> {
-  const admin = await connectAdmin(config.kafka);
+  const admin = await new KafkaCluster(config.kafka).connectAdmin();
   try {
-    const marks = await topicWatermarks(admin, topic);
+    const marks = await admin.watermarks(topic);
     return marks.reduce((sum, m) => sum + Number(m.high - m.low), 0);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 

@@ -9,8 +9,8 @@ import { concatBytes } from "../../lib/bytes/mod.ts";
 import { maskUrl, type PipelineConfig } from "../../lib/config/mod.ts";
 import { reportError } from "../../lib/cli/mod.ts";
 import { UserError } from "../../lib/errors/mod.ts";
-import { connectAdmin, createKafka } from "../../lib/kafka/mod.ts";
-import { log, warn } from "../../lib/log/mod.ts";
+import { KafkaCluster } from "../../lib/kafka/mod.ts";
+import { debugLog, log, warn } from "../../lib/log/mod.ts";
 
 const repoRoot = resolve(import.meta.dirname!, "..", "..");
 const kafkaDir = join(repoRoot, "services", "kafka");
@@ -234,12 +234,12 @@ async function kafkaBrokerCount(
     connectionTimeoutMs: Math.min(timeoutMs, settings.connectionTimeoutMs),
     requestTimeoutMs: timeoutMs,
   };
-  const admin = await connectAdmin(single, createKafka(single, { retries: 0 }), timeoutMs);
+  const cluster = new KafkaCluster(single, { retries: 0, onLog: debugLog() });
+  const admin = await cluster.connectAdmin(timeoutMs);
   try {
-    const cluster = await admin.describeCluster();
-    return cluster.brokers.length;
+    return await admin.brokerCount();
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 

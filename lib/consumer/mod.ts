@@ -9,27 +9,23 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { deadLetterTopicOf, maskUrl, type PipelineConfig } from "../config/mod.ts";
 import { UserError } from "../errors/mod.ts";
-import { log, out, warn } from "../log/mod.ts";
+import { debugLog, log, out, warn } from "../log/mod.ts";
+import { brokerError, type EventProducer, KafkaCluster, type TopicAdmin } from "../kafka/mod.ts";
+// The consumer loop and the dead-letter module still take the Kafka client's own objects.
 import {
-  type Admin,
-  brokerError,
   type Consumer,
   createConsumer,
-  createKafka,
-  createProducer,
   type EachBatchPayload,
-  groupOffsets,
   type KafkaMessage,
-  type Producer,
-  topicExists,
-  topicPartitions,
-  topicWatermarks,
-} from "../kafka/mod.ts";
+  kafkaOf,
+} from "../kafka/_client.ts";
+import { kafkaAdminOf } from "../kafka/_admin.ts";
+import { kafkaProducerOf } from "../kafka/_producer.ts";
+import { type DeadLetter, ensureDeadLetterTopic, sendDeadLetters } from "../kafka/_dead_letter.ts";
 import { type Database, openDatabase } from "../db/mod.ts";
 import { ingestBatch, storedOffsets } from "../db/mod.ts";
 import { loadModel, type ReturnModel } from "../model/mod.ts";
 import { dedupInBatch, validateMessage, type ValidEvent } from "../events/mod.ts";
-import { type DeadLetter, ensureDeadLetterTopic, sendDeadLetters } from "../kafka/mod.ts";
 
 /** What `deno task consume` can change on top of pipeline.yaml. */
 export interface ConsumeOptions {
@@ -91,7 +87,7 @@ export async function consume(
   options: ConsumeOptions = {},
 ): Promise<ConsumeStats> {
   const { topic, group, deadLetterTopic } = consumeSettings(config, options);
-  const kafka = createKafka(config.kafka);
+  const cluster = new KafkaCluster(config.kafka, { onLog: debugLog() });
   const resources: (() => Promise<unknown>)[] = [];
   const closeAll = async () => {
     for (const close of resources.reverse()) {
@@ -102,17 +98,14 @@ export async function consume(
     // Local checks first: a model that does not fit the mapping changes nothing anywhere.
     const model = await loadModel(config);
     resources.push(() => model.close());
-    const admin = kafka.admin();
-    await admin.connect().catch((error) => {
-      throw brokerError(config.kafka, error);
-    });
-    resources.push(() => admin.disconnect());
-    if (!(await topicExists(admin, topic))) {
+    const admin = await cluster.connectAdmin();
+    resources.push(() => admin.close());
+    if (!(await admin.topicExists(topic))) {
       throw new UserError(`Cannot consume topic "${topic}": it does not exist`, {
         hint: `create it with deno task admin create (or check kafka.topic / --topic)`,
       });
     }
-    const partitions = (await topicPartitions(admin, [topic])).get(topic)?.length ?? 1;
+    const partitions = (await admin.partitions([topic])).get(topic)?.length ?? 1;
     // Short retries inside a transaction: the batch loop retries longer, heartbeating meanwhile.
     const db = await openDatabase(config, { retry: { retryForMs: 3_000 } }).catch((error) => {
       if (error instanceof UserError) throw error;
@@ -122,18 +115,15 @@ export async function consume(
       );
     });
     resources.push(() => db.close());
-    const deadLetterPartitions = await ensureDeadLetterTopic(admin, config.kafka, {
+    const deadLetterPartitions = await ensureDeadLetterTopic(kafkaAdminOf(admin), config.kafka, {
       topic,
       deadLetterTopic,
       partitions,
     });
     // Dead letters are acknowledged by every in-sync replica before their offsets are stored.
-    const producer = createProducer(kafka, { acks: "all", compression: "none" });
-    await producer.connect().catch((error) => {
-      throw brokerError(config.kafka, error);
-    });
-    resources.push(() => producer.disconnect());
-    const consumer = createConsumer(kafka, {
+    const producer = await cluster.connectProducer({ acks: "all", compression: "none" });
+    resources.push(() => producer.close());
+    const consumer = createConsumer(kafkaOf(cluster), {
       groupId: group,
       maxBytesPerPartition: config.consumer.maxFetchBytes,
     });
@@ -159,10 +149,10 @@ interface Parts {
   group: string;
   deadLetterTopic: string;
   deadLetterPartitions: number;
-  admin: Admin;
+  admin: TopicAdmin;
   db: Database;
   model: ReturnModel;
-  producer: Producer;
+  producer: EventProducer;
   consumer: Consumer;
 }
 
@@ -282,7 +272,7 @@ class ConsumerRun {
     const { admin, db, topic, group } = this.parts;
     const [stored, marks] = await Promise.all([
       storedOffsets(db, group, topic),
-      topicWatermarks(admin, topic),
+      admin.watermarks(topic),
     ]);
     for (const mark of marks) {
       const next = stored.get(mark.partition);
@@ -332,8 +322,8 @@ class ConsumerRun {
     if (!assigned) return undefined;
     const { admin, db, topic, group } = this.parts;
     const [marks, committed, stored] = await Promise.all([
-      topicWatermarks(admin, topic),
-      groupOffsets(admin, group, topic),
+      admin.watermarks(topic),
+      admin.groupOffsets(group, topic),
       storedOffsets(db, group, topic),
     ]);
     let lag = 0n;
@@ -471,7 +461,7 @@ class ConsumerRun {
         lap("validate");
         // The dead letters must be acknowledged before the offsets that skip them are recorded.
         const unsent = letters.filter((l) => !sentToDlq.has(l.message.offset));
-        await sendDeadLetters(producer, {
+        await sendDeadLetters(kafkaProducerOf(producer), {
           deadLetterTopic: this.parts.deadLetterTopic,
           deadLetterPartitions: this.parts.deadLetterPartitions,
           source: { topic, partition },
@@ -590,7 +580,7 @@ class ConsumerRun {
     }
   }
 
-  /** Heartbeats (kafkajs sends one only when due) and gives up if the partition was lost. */
+  /** Heartbeats (the client sends one only when due) and gives up if the partition was lost. */
   private async beat(payload: EachBatchPayload): Promise<void> {
     this.checkOwned(payload);
     try {

@@ -1,32 +1,14 @@
-/** Public face of this folder. */
-export {
-  brokerError,
-  connectAdmin,
-  createConsumer,
-  createKafka,
-  createProducer,
-  createTopic,
-  deleteTopic,
-  groupOffsets,
-  groupState,
-  isConnectionError,
-  kafkaErrorText,
-  listTopicNames,
-  PRODUCER_COMPRESSIONS,
-  recreateTopic,
-  topicExists,
-  topicPartitions,
-  topicWatermarks,
-  waitTopicGone,
-} from "./_client.ts";
+/**
+ * Public face of this folder, the only code that knows the Kafka client library: a cluster
+ * handle that hands out a topic admin and a producer, in the project's own types.
+ */
+export { brokerError, isConnectionError, KafkaCluster } from "./_client.ts";
+export type { ClusterOptions, KafkaSettings } from "./_client.ts";
+export type { PartitionInfo, TopicAdmin, TopicLayout, Watermarks } from "./_admin.ts";
+export { PRODUCER_COMPRESSIONS } from "./_producer.ts";
 export type {
-  Admin,
-  Consumer,
-  EachBatchPayload,
-  KafkaMessage,
-  Message,
-  PartitionInfo,
-  Producer,
-} from "./_client.ts";
-export { ensureDeadLetterTopic, sendDeadLetters } from "./_dead_letter.ts";
-export type { DeadLetter } from "./_dead_letter.ts";
+  EventProducer,
+  EventRecord,
+  ProducerCompression,
+  ProducerOptions,
+} from "./_producer.ts";

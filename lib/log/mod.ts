@@ -23,3 +23,8 @@ export function displayPath(path: string): string {
   const rel = relative(Deno.cwd(), path);
   return rel && !rel.startsWith("..") ? rel : path;
 }
+
+/** `log` when $PIPELINE_DEBUG is set, else nothing: where libraries' diagnostic lines go. */
+export function debugLog(): ((line: string) => void) | undefined {
+  return Deno.env.get("PIPELINE_DEBUG") ? log : undefined;
+}
