@@ -1,6 +1,7 @@
 import assert from "assert";
 import { loadConfig } from "../lib/config/mod.ts";
-import { connectAdmin, groupOffsets } from "../lib/kafka/mod.ts";
+import { KafkaCluster } from "../lib/kafka/mod.ts";
+import { KafkaTools } from "../dev/testing/mod.ts";
 import { errorCode, openDatabase } from "../lib/db/mod.ts";
 import { type IngestBatch, ingestBatch, storedOffsets } from "../lib/db/mod.ts";
 import {
@@ -12,47 +13,29 @@ import {
 } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
 
-const broker = "127.0.0.1:9092";
+/** The independent client: Kafka's own command-line tools. */
+const tools = new KafkaTools("127.0.0.1:9092");
 
 /** `deno task admin ...` as a user runs it. */
 function admin(args: string[], env?: Record<string, string>): Promise<EntryResult> {
   return runEntry("admin.ts", args, { env });
 }
 
-/** Runs kcat, the independent client, and returns its stdout. */
-async function kcat(args: string[], stdin?: string): Promise<string> {
-  const child = new Deno.Command("kcat", {
-    args: ["-b", broker, ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const output = await child.output();
-  const decoder = new TextDecoder();
-  assert.equal(output.code, 0, `kcat ${args.join(" ")} failed: ${decoder.decode(output.stderr)}`);
-  return decoder.decode(output.stdout);
+/**
+ * Partition count and sum of the high watermarks of each topic as Kafka's own tools see them,
+ * in one call; 0 and 0 for a topic the broker does not know.
+ */
+async function seen(...topics: string[]): Promise<{ partitions: number; messages: number }[]> {
+  const ends = await tools.endOffsets(topics);
+  return topics.map((topic) => {
+    const offsets = [...ends.get(topic)!.values()];
+    return { partitions: offsets.length, messages: Number(offsets.reduce((a, b) => a + b, 0n)) };
+  });
 }
 
-/** Partition count of a topic as kcat sees it; 0 when the broker does not know the topic. */
-async function kcatPartitions(topic: string): Promise<number> {
-  const metadata = JSON.parse(await kcat(["-L", "-t", topic, "-J"])) as {
-    topics: { topic: string; error?: string; partitions: unknown[] }[];
-  };
-  const entry = metadata.topics.find((t) => t.topic === topic);
-  return entry && !entry.error ? entry.partitions.length : 0;
-}
-
-/** Sum of the high watermarks of a topic's partitions, as kcat sees them. */
-async function kcatHighWatermark(topic: string): Promise<number> {
-  const partitions = await kcatPartitions(topic);
-  const queries = Array.from({ length: partitions }, (_, p) => ["-t", `${topic}:${p}:-1`]).flat();
-  const text = await kcat(["-Q", ...queries]);
-  return [...text.matchAll(/offset (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+/** Partition count of a topic as Kafka's own tools see it; 0 when the broker does not know it. */
+async function partitionsSeen(topic: string): Promise<number> {
+  return (await seen(topic))[0].partitions;
 }
 
 /** A config with its own topic (and <topic>.dlq); returns the path and the topic. */
@@ -99,14 +82,14 @@ Deno.test("admin rejects a missing or unknown command and unknown flags with exi
   }
 });
 
-Deno.test("admin create, list, describe and delete a topic as kcat sees it", async () => {
+Deno.test("admin create, list, describe and delete a topic as Kafka's tools see it", async () => {
   const { config, topic } = await setup();
   try {
     const created = await admin(["create", "--config", config]);
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stderr, new RegExp(`created topic "${topic}" \\(3 partition`));
     assertClean(created);
-    assert.equal(await kcatPartitions(topic), 3);
+    assert.equal(await partitionsSeen(topic), 3);
 
     const again = await admin(["create", "--config", config]);
     assert.equal(again.code, 1);
@@ -123,12 +106,12 @@ Deno.test("admin create, list, describe and delete a topic as kcat sees it", asy
     assert.doesNotMatch(list.stdout, /__consumer_offsets/);
     assertClean(list);
     // A fresh broker has no internal topic until a group coordinator is first looked up.
-    const client = await connectAdmin((await loadConfig(config)).kafka);
-    await groupOffsets(client, `${topic}_group`, topic).finally(() => client.disconnect());
+    const client = await new KafkaCluster((await loadConfig(config)).kafka).connectAdmin();
+    await client.groupOffsets(`${topic}_group`, topic).finally(() => client.close());
     const all = await admin(["list", "--config", config, "--all"]);
     assert.match(all.stdout, /^__consumer_offsets +\d+ +1$/m);
 
-    await kcat(["-P", "-t", topic, "-p", "1"], "a\nb\nc\n");
+    await tools.produce(topic, ["a", "b", "c"], { partition: 1, partitions: 3 });
     const described = await admin(["describe", "--config", config]);
     assert.equal(described.code, 0, described.stderr);
     assert.match(described.stdout, new RegExp(`^topic: ${topic}$`, "m"));
@@ -141,7 +124,7 @@ Deno.test("admin create, list, describe and delete a topic as kcat sees it", asy
     const deleted = await admin(["delete", "--config", config]);
     assert.equal(deleted.code, 0, deleted.stderr);
     assert.match(deleted.stderr, new RegExp(`deleted topic "${topic}"`));
-    assert.equal(await kcatPartitions(topic), 0);
+    assert.equal(await partitionsSeen(topic), 0);
     // Nothing was ever consumed: forgetting the stored offsets must not create the database.
     await assert.rejects(
       openDatabase(await loadConfig(config), { create: false, migrate: false }),
@@ -156,7 +139,7 @@ Deno.test("admin create, list, describe and delete a topic as kcat sees it", asy
     const gone = await admin(["describe", "--config", config]);
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /it does not exist/);
-    assert.equal(await kcatPartitions(topic), 0, "describe must not create the topic");
+    assert.equal(await partitionsSeen(topic), 0, "describe must not create the topic");
   } finally {
     await cleanup(config);
   }
@@ -176,15 +159,14 @@ Deno.test("admin create takes --name, --partitions and --replication over pipeli
       "2",
     ]);
     assert.equal(created.code, 0, created.stderr);
-    assert.equal(await kcatPartitions(other), 2);
-    assert.equal(await kcatPartitions(topic), 0);
+    assert.deepEqual((await seen(other, topic)).map((t) => t.partitions), [2, 0]);
 
     // One broker cannot hold two replicas: the broker's refusal is one clean error line.
     const refused = await admin(["create", "--config", config, "--replication", "2"]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /^error: Cannot create topic .*INVALID_REPLICATION_FACTOR/);
     assertClean(refused);
-    assert.equal(await kcatPartitions(topic), 0);
+    assert.equal(await partitionsSeen(topic), 0);
   } finally {
     await admin(["delete", "--config", config, "--name", other, "--if-exists"]);
     await cleanup(config);
@@ -197,9 +179,9 @@ Deno.test("admin reset empties the topic with the configured layout and keeps th
   try {
     const created = await admin(["create", "--config", config, "--partitions", "1", "--with-dlq"]);
     assert.equal(created.code, 0, created.stderr);
-    await kcat(["-P", "-t", topic], "1\n2\n3\n4\n5\n");
-    await kcat(["-P", "-t", dlq], "bad\n");
-    assert.equal(await kcatHighWatermark(topic), 5);
+    await tools.produce(topic, ["1", "2", "3", "4", "5"]);
+    await tools.produce(dlq, ["bad"]);
+    assert.equal((await seen(topic))[0].messages, 5);
 
     // Offsets a consumer stored for the old topic would make the new one look consumed.
     const db = await openDatabase(await loadConfig(config));
@@ -235,28 +217,30 @@ Deno.test("admin reset empties the topic with the configured layout and keeps th
     const reset = await admin(["reset", "--config", config]);
     assert.match(reset.stderr, new RegExp(`dead-letter topic "${dlq}" kept`));
     assertClean(reset);
-    assert.equal(await kcatPartitions(topic), 3);
-    assert.equal(await kcatHighWatermark(topic), 0);
-    assert.equal(await kcatHighWatermark(dlq), 1);
+    assert.deepEqual(await seen(topic, dlq), [
+      { partitions: 3, messages: 0 },
+      { partitions: 1, messages: 1 },
+    ]);
 
     const withDlq = await admin(["reset", "--config", config, "--with-dlq"]);
     assert.equal(withDlq.code, 0, withDlq.stderr);
-    assert.equal(await kcatHighWatermark(dlq), 0);
-    assert.equal(await kcatPartitions(dlq), 1, "the dead-letter topic keeps its own layout");
+    const [dlqAfter] = await seen(dlq);
+    assert.equal(dlqAfter.messages, 0);
+    assert.equal(dlqAfter.partitions, 1, "the dead-letter topic keeps its own layout");
 
     // A layout the cluster cannot hold is refused before anything is deleted.
-    await kcat(["-P", "-t", topic], "kept\n");
+    await tools.produce(topic, ["kept"]);
     const refused = await admin(["reset", "--config", config, "--replication", "2"]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /^error: Cannot reset topic .*the cluster has 1\n/);
-    assert.equal(await kcatHighWatermark(topic), 1);
+    assert.equal((await seen(topic))[0].messages, 1);
 
     // A missing topic is simply created.
     await admin(["delete", "--config", config]);
     const fromNothing = await admin(["reset", "--config", config]);
     assert.equal(fromNothing.code, 0, fromNothing.stderr);
     assert.match(fromNothing.stderr, /did not exist/);
-    assert.equal(await kcatPartitions(topic), 3);
+    assert.equal(await partitionsSeen(topic), 3);
   } finally {
     await cleanup(config);
   }
@@ -267,19 +251,9 @@ Deno.test("admin describe shows the group's committed offsets, lag and totals", 
   const group = `${topic}_readers`;
   try {
     assert.equal((await admin(["create", "--config", config, "--partitions", "2"])).code, 0);
-    await kcat(["-P", "-t", topic, "-p", "0"], "a\nb\nc\nd\n");
-    await kcat(["-P", "-t", topic, "-p", "1"], "e\nf\n");
-    const settings = (await loadConfig(config)).kafka;
-    const client = await connectAdmin(settings);
-    try {
-      await client.setOffsets({
-        groupId: group,
-        topic,
-        partitions: [{ partition: 0, offset: "1" }],
-      });
-    } finally {
-      await client.disconnect();
-    }
+    await tools.produce(topic, ["a", "b", "c", "d"], { partition: 0, partitions: 2 });
+    await tools.produce(topic, ["e", "f"], { partition: 1, partitions: 2 });
+    await tools.setGroupOffset(group, topic, 0, 1n);
     const result = await admin(["describe", "--config", config, "--group", group]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`^group: ${group} `, "m"));

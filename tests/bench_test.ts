@@ -6,7 +6,7 @@ import { repoConfigPath, repoRoot, runEntry } from "./_helpers.ts";
 // Independent check: the databases left on the server are listed with a client of its own.
 import mysql from "mysql2/promise";
 import { loadConfig } from "../lib/config/mod.ts";
-import { connectAdmin, listTopicNames } from "../lib/kafka/mod.ts";
+import { KafkaCluster } from "../lib/kafka/mod.ts";
 
 /** Every numeric figure the JSON must carry, by dotted path. */
 const FIGURES = [
@@ -85,12 +85,12 @@ Deno.test("bench.ts --events 2000 writes every figure, checks counts and cleans 
     assert.match(result.stdout, /speed-up over naive/);
     // Its own topics, groups and databases are gone afterwards.
     const config = await loadConfig(repoConfigPath);
-    const admin = await connectAdmin(config.kafka);
+    const admin = await new KafkaCluster(config.kafka).connectAdmin();
     try {
-      const topics = new Set(await listTopicNames(admin));
+      const topics = new Set(await admin.topicNames());
       assert.deepEqual(json.resources.topics.filter((t: string) => topics.has(t)), []);
     } finally {
-      await admin.disconnect();
+      await admin.close();
     }
     const url = new URL(config.database.url);
     url.pathname = "/";

@@ -9,13 +9,7 @@ import { join } from "node:path";
 import { loadConfig, type PipelineConfig, pipelineSpec } from "../lib/config/mod.ts";
 import { consume } from "../lib/consumer/mod.ts";
 import { generateEvents } from "../dev/generator/mod.ts";
-import {
-  batchCodec,
-  connectAdmin,
-  createTopic,
-  deleteTopic,
-  PRODUCER_COMPRESSIONS,
-} from "../lib/kafka/mod.ts";
+import { batchCodec, KafkaCluster, PRODUCER_COMPRESSIONS } from "../lib/kafka/mod.ts";
 import { produceFile } from "../lib/producer/mod.ts";
 import { Progress } from "../lib/log/mod.ts";
 import { kafkaPaths, parseEndpoint } from "../dev/services/mod.ts";
@@ -89,11 +83,11 @@ async function withTopics(
   topics: { name: string; partitions: number }[],
   test: (cleanup: string[]) => Promise<void>,
 ) {
-  const admin = await connectAdmin(config.kafka);
+  const admin = await new KafkaCluster(config.kafka).connectAdmin();
   const cleanup = topics.map((t) => t.name);
   try {
     for (const { name, partitions } of topics) {
-      await createTopic(admin, {
+      await admin.createTopic({
         topic: name,
         partitions,
         replicationFactor: 1,
@@ -102,8 +96,8 @@ async function withTopics(
     }
     await test(cleanup);
   } finally {
-    for (const name of cleanup) await deleteTopic(admin, name, 10_000);
-    await admin.disconnect();
+    for (const name of cleanup) await admin.deleteTopic(name, 10_000);
+    await admin.close();
   }
 }
 

@@ -4,17 +4,13 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { loadConfig, type PipelineConfig } from "../lib/config/mod.ts";
 import { writeEventsFile } from "../dev/generator/mod.ts";
-import {
-  connectAdmin,
-  createKafka,
-  createTopic,
-  deleteTopic,
-  topicWatermarks,
-} from "../lib/kafka/mod.ts";
+import { KafkaCluster } from "../lib/kafka/mod.ts";
+import { KafkaTools } from "../dev/testing/mod.ts";
 import { dropDatabase, repoRoot, runEntry, uniqueName, writeTestConfig } from "./_helpers.ts";
 import { ensureServices } from "./_services.ts";
 
-const BROKER = "127.0.0.1:9092";
+/** The independent client: Kafka's own command-line tools. */
+const tools = new KafkaTools("127.0.0.1:9092");
 const MALFORMED = join(import.meta.dirname!, "testdata", "consumer", "malformed.json");
 
 interface Setup {
@@ -33,10 +29,10 @@ async function withPipeline(
   const topic = uniqueName("consumer");
   const configPath = await writeTestConfig({ topic, ...overrides });
   const config = await loadConfig(configPath);
-  const admin = await connectAdmin(config.kafka);
+  const admin = await new KafkaCluster(config.kafka).connectAdmin();
   let connection: mysql.Connection | undefined;
   try {
-    await createTopic(admin, {
+    await admin.createTopic({
       topic,
       partitions: config.kafka.partitions,
       replicationFactor: 1,
@@ -55,9 +51,9 @@ async function withPipeline(
   } finally {
     await connection?.end();
     for (const name of [topic, config.kafka.deadLetterTopic]) {
-      await deleteTopic(admin, name, 10_000);
+      await admin.deleteTopic(name, 10_000);
     }
-    await admin.disconnect();
+    await admin.close();
     await dropDatabase(topic);
     await Deno.remove(join(configPath, ".."), { recursive: true });
   }
@@ -77,47 +73,33 @@ async function sendRaw(
   config: PipelineConfig,
   messages: { key: string; value: Uint8Array | null }[],
 ) {
-  const producer = createKafka(config.kafka).producer({ allowAutoTopicCreation: false });
-  await producer.connect();
+  const producer = await new KafkaCluster(config.kafka).connectProducer({
+    acks: "all",
+    compression: "none",
+  });
   try {
-    await producer.send({
-      topic: config.kafka.topic,
-      acks: -1,
-      messages: messages.map((m) => ({
-        key: m.key,
-        value: m.value === null ? null : Buffer.from(m.value),
-      })),
-    });
+    await producer.send(config.kafka.topic, messages);
   } finally {
-    await producer.disconnect();
+    await producer.close();
   }
 }
 
-/** Every message of a topic as kcat -J reports it, headers as an object. */
-async function readWithKcat(topic: string) {
-  const output = await new Deno.Command("kcat", {
-    args: ["-C", "-b", BROKER, "-t", topic, "-e", "-q", "-J", "-o", "beginning"],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-  return new TextDecoder().decode(output.stdout).split("\n").filter(Boolean).map((line) => {
-    const m = JSON.parse(line) as { key: string; payload: string | null; headers?: string[] };
-    const headers: Record<string, string> = {};
-    for (let i = 0; i < (m.headers ?? []).length; i += 2) {
-      headers[m.headers![i]] = m.headers![i + 1];
-    }
-    return { key: m.key, payload: m.payload, headers };
-  });
+/** Every message of a topic as Kafka's console consumer prints it, headers as an object. */
+async function readWithTools(topic: string) {
+  return (await tools.read(topic)).map((r) => ({
+    key: r.key,
+    payload: r.value,
+    headers: r.headers,
+  }));
 }
 
 async function messageCount(config: PipelineConfig, topic: string): Promise<number> {
-  const admin = await connectAdmin(config.kafka);
+  const admin = await new KafkaCluster(config.kafka).connectAdmin();
   try {
-    const marks = await topicWatermarks(admin, topic);
+    const marks = await admin.watermarks(topic);
     return marks.reduce((sum, m) => sum + Number(m.high - m.low), 0);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 
@@ -330,7 +312,7 @@ Deno.test("consumer.ts dead-letters a malformed corpus with reasons and ingests 
       ["good-999", { coupon: "LAST", basket: [{ sku: "A1", qty: 2 }] }],
     ]);
 
-    const letters = await readWithKcat(setup.config.kafka.deadLetterTopic);
+    const letters = await readWithTools(setup.config.kafka.deadLetterTopic);
     assert.equal(letters.length, cases.length);
     for (const letter of letters) {
       const offset = Number(letter.headers["dlq-source-offset"]);

@@ -7,11 +7,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import type { PipelineConfig } from "../../lib/config/mod.ts";
 import {
-  type Admin,
-  createConsumer,
-  createKafka,
-  createProducer,
-  type Message,
+  type EventRecord,
+  KafkaCluster,
+  type KafkaRecord,
+  runGroupConsumer,
+  type TopicAdmin,
 } from "../../lib/kafka/mod.ts";
 import {
   countRows as countTableRows,
@@ -300,42 +300,55 @@ export async function measureKafkaOnly(
   group: string,
   expected: number,
 ): Promise<{ perSecond: number; seconds: number }> {
-  const kafka = createKafka(config.kafka);
-  const consumer = createConsumer(kafka, {
-    groupId: group,
-    maxBytesPerPartition: config.consumer.maxFetchBytes,
-  });
   let count = 0;
   let rejected = 0;
   let first: number | undefined;
   let last = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => done = resolve);
-  await consumer.connect();
+  const finished = Promise.withResolvers<void>();
+  const member = await groupReader(config, group, finished.reject, (records) => {
+    first ??= performance.now();
+    const now = new Date();
+    for (const record of records) {
+      if (!validateMessage(record.value, config, now).ok) rejected++;
+    }
+    count += records.length;
+    last = performance.now();
+    if (count >= expected) finished.resolve();
+    return Promise.resolve();
+  });
   try {
-    await consumer.subscribe({ topics: [config.kafka.topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: config.consumer.partitionsConsumedConcurrently,
-      eachBatch: async ({ batch }) => {
-        first ??= performance.now();
-        const now = new Date();
-        for (const message of batch.messages) {
-          if (!validateMessage(message.value, config, now).ok) rejected++;
-        }
-        count += batch.messages.length;
-        last = performance.now();
-        if (count >= expected) done();
-        await Promise.resolve();
-      },
-    });
-    await finished;
+    await finished.promise;
   } finally {
-    await consumer.disconnect();
+    await member.stop();
   }
   if (rejected) throw new Error(`Cannot benchmark: ${rejected} messages failed validation`);
   const seconds = (last - first!) / 1000;
   return { perSecond: perSecond(count, seconds), seconds };
+}
+
+/** A fresh group reading the whole topic from the beginning, records handed to `handle`. */
+function groupReader(
+  config: PipelineConfig,
+  group: string,
+  fail: (error: unknown) => void,
+  handle: (
+    records: readonly KafkaRecord[],
+    where: { topic: string; partition: number },
+  ) => Promise<void>,
+) {
+  return runGroupConsumer(new KafkaCluster(config.kafka), {
+    groupId: group,
+    topic: config.kafka.topic,
+    fromBeginning: true,
+    maxBytesPerPartition: config.consumer.maxFetchBytes,
+    partitionsConsumedConcurrently: config.consumer.partitionsConsumedConcurrently,
+    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+    onAssigned: () => {},
+    onCrash: (error, restarting) => {
+      if (!restarting) fail(error);
+    },
+    handle: (batch) => handle(batch.records, batch),
+  });
 }
 
 /**
@@ -382,7 +395,7 @@ export async function waitForFlush(
 }
 
 /**
- * The guide's design taken literally: one message at a time (eachMessage), one model call
+ * The guide's design taken literally: one message at a time, one model call
  * and one transaction (ingestBatch of one event, offsets included) per event.
  */
 export async function measureNaive(
@@ -392,40 +405,35 @@ export async function measureNaive(
   group: string,
   count: number,
 ): Promise<{ events: number; seconds: number; perSecond: number }> {
-  const kafka = createKafka(config.kafka);
-  const consumer = createConsumer(kafka, { groupId: group });
   let handled = 0;
   let first: number | undefined;
   let last = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => done = resolve);
-  await consumer.connect();
+  const finished = Promise.withResolvers<void>();
+  const member = await groupReader(config, group, finished.reject, async (records, where) => {
+    for (const record of records) {
+      if (handled >= count) return;
+      first ??= performance.now();
+      const result = validateMessage(record.value, config, new Date());
+      if (!result.ok) throw new Error(`Cannot benchmark: ${result.reason}`);
+      const probabilities = await model.predict([result.features]);
+      await ingestBatch(db, {
+        events: [result.event],
+        extraFields: [result.extraFields],
+        probabilities,
+        modelVersion: model.version,
+        offsets: [{ ...where, nextOffset: record.offset + 1n }],
+        consumerGroup: group,
+        duplicates: config.consumer.duplicates,
+      });
+      handled++;
+      last = performance.now();
+      if (handled >= count) finished.resolve();
+    }
+  });
   try {
-    await consumer.subscribe({ topics: [config.kafka.topic], fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ topic, partition, message }) => {
-        if (handled >= count) return;
-        first ??= performance.now();
-        const result = validateMessage(message.value, config, new Date());
-        if (!result.ok) throw new Error(`Cannot benchmark: ${result.reason}`);
-        const probabilities = await model.predict([result.features]);
-        await ingestBatch(db, {
-          events: [result.event],
-          extraFields: [result.extraFields],
-          probabilities,
-          modelVersion: model.version,
-          offsets: [{ topic, partition, nextOffset: BigInt(message.offset) + 1n }],
-          consumerGroup: group,
-          duplicates: config.consumer.duplicates,
-        });
-        handled++;
-        last = performance.now();
-        if (handled >= count) done();
-      },
-    });
-    await finished;
+    await finished.promise;
   } finally {
-    await consumer.disconnect();
+    await member.stop();
   }
   const seconds = (last - first!) / 1000;
   return { events: handled, seconds, perSecond: perSecond(handled, seconds) };
@@ -443,12 +451,10 @@ export async function producePaced(
   lines: readonly { key: string; value: string }[],
   rate: number,
 ): Promise<{ seconds: number; perSecond: number; maxBehindMs: number }> {
-  const kafka = createKafka(config.kafka);
-  const producer = createProducer(kafka, {
+  const producer = await new KafkaCluster(config.kafka).connectProducer({
     acks: config.producer.acks,
     compression: config.producer.compression,
   });
-  await producer.connect();
   const inFlight: Promise<unknown>[] = [];
   const start = Date.now() + 20;
   let next = 0;
@@ -459,23 +465,23 @@ export async function producePaced(
       const due = Math.min(lines.length, Math.floor(((now - start) * rate) / 1000) + 1);
       if (due > next) {
         maxBehindMs = Math.max(maxBehindMs, now - (start + (next * 1000) / rate));
-        const messages: Message[] = [];
+        const records: EventRecord[] = [];
         for (let i = next; i < due; i++) {
-          messages.push({
+          records.push({
             key: lines[i].key,
             value: lines[i].value,
-            timestamp: String(Math.round(start + (i * 1000) / rate)),
+            timestamp: Math.round(start + (i * 1000) / rate),
           });
         }
         next = due;
-        inFlight.push(producer.send({ topic: config.kafka.topic, messages }));
+        inFlight.push(producer.send(config.kafka.topic, records));
         while (inFlight.length > 32) await inFlight.shift();
       }
       await sleep(5);
     }
     await Promise.all(inFlight);
   } finally {
-    await producer.disconnect();
+    await producer.close();
   }
   const seconds = (Date.now() - start) / 1000;
   return { seconds, perSecond: perSecond(lines.length, seconds), maxBehindMs };
@@ -498,16 +504,12 @@ export function openBenchDatabase(config: PipelineConfig): Promise<Database> {
 
 /** Deletes topics and consumer groups, ignoring what is already gone. */
 export async function cleanupKafka(
-  admin: Admin,
+  admin: TopicAdmin,
   topics: readonly string[],
   groups: readonly string[],
 ): Promise<void> {
-  const existing = new Set(await admin.listTopics());
-  const doomed = topics.filter((t) => existing.has(t));
-  if (doomed.length) {
-    await admin.deleteTopics({ topics: doomed, timeout: 30_000 }).catch((error) =>
-      log(`warning: Cannot delete topics ${doomed.join(", ")}: ${error}`)
-    );
+  for (const topic of topics) {
+    await admin.deleteTopic(topic, 30_000).catch((error) => log(`warning: ${error.message}`));
   }
-  if (groups.length) await admin.deleteGroups([...groups]).catch(() => {});
+  for (const group of groups) await admin.deleteGroup(group).catch(() => {});
 }

@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { generateEvents } from "../generator/mod.ts";
-import { connectAdmin, createTopic } from "../../lib/kafka/mod.ts";
+import { KafkaCluster } from "../../lib/kafka/mod.ts";
 import { loadModel, type ReturnModel } from "../../lib/model/mod.ts";
 import { type Database, dropDatabase } from "../../lib/db/mod.ts";
 import { log } from "../../lib/log/mod.ts";
@@ -61,12 +61,12 @@ export async function runBenchmark(options: BenchOptions) {
   const topics = [base, `${base}.dlq`];
   const groups = [drainTarget.group, `${base}_kafka`, `${base}_naive`];
   const databases = [base, `${base}_ceiling`, `${base}_live`];
-  const admin = await connectAdmin(config.kafka);
+  const admin = await new KafkaCluster(config.kafka).connectAdmin();
   const opened: Database[] = [];
   let model: ReturnModel | undefined;
   // Every benchmark topic has the configured layout.
   const createBenchTopic = (topic: string) =>
-    createTopic(admin, {
+    admin.createTopic({
       topic,
       partitions: config.kafka.partitions,
       replicationFactor: config.kafka.replicationFactor,
@@ -319,7 +319,7 @@ export async function runBenchmark(options: BenchOptions) {
     await cleanupKafka(admin, topics, groups).catch((error) =>
       log(`warning: Cannot clean up Kafka: ${error}`)
     );
-    await admin.disconnect();
+    await admin.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }

@@ -5,11 +5,11 @@
  */
 import { dirname } from "node:path";
 import { maskUrl, type PipelineConfig } from "../../lib/config/mod.ts";
-import { log, out } from "../../lib/log/mod.ts";
+import { debugLog, log, out } from "../../lib/log/mod.ts";
 import { servicesDown, servicesStatus, servicesUp } from "../services/mod.ts";
 import { emptyTables, forgetStoredOffsets, guideChecks, openDatabase } from "../../lib/db/mod.ts";
 import { writeEventsFile } from "../generator/mod.ts";
-import { connectAdmin, deleteTopic, recreateTopic, waitTopicGone } from "../../lib/kafka/mod.ts";
+import { KafkaCluster } from "../../lib/kafka/mod.ts";
 import { produceFile, summarize } from "../../lib/producer/mod.ts";
 import { consume, consumeSettings } from "../../lib/consumer/mod.ts";
 
@@ -64,27 +64,27 @@ export async function runDemo(config: PipelineConfig, options: DemoOptions = {})
     step(`generated ${file}: ${stats.events} events (seed 42)`);
   }
 
-  const admin = await connectAdmin(config.kafka);
+  const admin = await new KafkaCluster(config.kafka, { onLog: debugLog() }).connectAdmin();
   try {
     for (const name of [topic, deadLetterTopic]) {
-      if (await deleteTopic(admin, name, config.kafka.requestTimeoutMs)) {
-        await waitTopicGone(admin, name, 30_000);
+      if (await admin.deleteTopic(name, config.kafka.requestTimeoutMs)) {
+        await admin.waitTopicGone(name, 30_000);
       }
     }
-    await recreateTopic(admin, {
+    await admin.recreateTopic({
       topic,
       partitions: config.kafka.partitions,
       replicationFactor: config.kafka.replicationFactor,
       timeoutMs: 30_000,
     });
     // Offsets committed for the old topic must not steer the new one.
-    await admin.deleteGroups([group]).catch(() => {});
+    await admin.deleteGroup(group).catch(() => {});
     step(
       `topic "${topic}" reset (${config.kafka.partitions} partition(s), empty), ` +
         `dead-letter topic "${deadLetterTopic}" removed, group "${group}" offsets cleared`,
     );
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 
   step("starting the consumer, then the producer");

@@ -9,8 +9,8 @@ import { concatBytes } from "../../lib/bytes/mod.ts";
 import { maskUrl, type PipelineConfig } from "../../lib/config/mod.ts";
 import { reportError } from "../../lib/cli/mod.ts";
 import { UserError } from "../../lib/errors/mod.ts";
-import { connectAdmin, createKafka } from "../../lib/kafka/mod.ts";
-import { log, warn } from "../../lib/log/mod.ts";
+import { KafkaCluster } from "../../lib/kafka/mod.ts";
+import { debugLog, log, warn } from "../../lib/log/mod.ts";
 
 const repoRoot = resolve(import.meta.dirname!, "..", "..");
 const kafkaDir = join(repoRoot, "services", "kafka");
@@ -81,6 +81,18 @@ export function kafkaPaths(endpoint: Endpoint, cacheDir = join(repoRoot, ".cache
 }
 
 type KafkaPaths = ReturnType<typeof kafkaPaths>;
+
+/**
+ * The folder of Kafka's jars, which hold the broker and Kafka's own command-line tools; they
+ * are fetched with Maven first if missing, and Java 17+ is checked.
+ */
+export async function kafkaLibs(): Promise<string> {
+  // The jars are shared by every port.
+  const paths = kafkaPaths({ host: "127.0.0.1", port: 9092 });
+  await checkJava();
+  await fetchJars(paths);
+  return paths.libs;
+}
 
 /** server.properties of a single-node KRaft broker+controller; the controller uses port + 1. */
 export function brokerProperties(endpoint: Endpoint, dataDir: string): string {
@@ -222,12 +234,12 @@ async function kafkaBrokerCount(
     connectionTimeoutMs: Math.min(timeoutMs, settings.connectionTimeoutMs),
     requestTimeoutMs: timeoutMs,
   };
-  const admin = await connectAdmin(single, createKafka(single, { retries: 0 }), timeoutMs);
+  const cluster = new KafkaCluster(single, { retries: 0, onLog: debugLog() });
+  const admin = await cluster.connectAdmin(timeoutMs);
   try {
-    const cluster = await admin.describeCluster();
-    return cluster.brokers.length;
+    return await admin.brokerCount();
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 

@@ -1,26 +1,15 @@
 /** Use cases of `deno task admin`: list, describe, create, delete and reset topics. */
 import { deadLetterTopicOf, maskUrl, type PipelineConfig } from "../config/mod.ts";
 import { errorText, ExitCode, UserError } from "../errors/mod.ts";
-import { log, out, warn } from "../log/mod.ts";
+import { debugLog, log, out, warn } from "../log/mod.ts";
 import { errorCode, errorNumber, openDatabase } from "../db/mod.ts";
 import { forgetStoredOffsets } from "../db/mod.ts";
 import {
-  type Admin,
   brokerError,
-  connectAdmin,
-  createKafka,
-  createTopic,
-  deleteTopic,
-  groupOffsets,
-  groupState,
   isConnectionError,
-  listTopicNames,
+  KafkaCluster,
   type PartitionInfo,
-  recreateTopic,
-  topicExists,
-  topicPartitions,
-  topicWatermarks,
-  waitTopicGone,
+  type TopicAdmin,
 } from "../kafka/mod.ts";
 
 /** What the user asked `admin` to do, flags already merged with pipeline.yaml. */
@@ -51,8 +40,8 @@ export const defaultWaitMs = 30_000;
 /** Runs one admin command against the configured cluster; returns the exit code. */
 export async function runAdmin(config: PipelineConfig, request: AdminRequest): Promise<number> {
   // Two retries keep an unreachable broker's failure well under 15 s with the default timeouts.
-  const kafka = createKafka(config.kafka, { retries: 2 });
-  const admin = await connectAdmin(config.kafka, kafka);
+  const cluster = new KafkaCluster(config.kafka, { retries: 2, onLog: debugLog() });
+  const admin = await cluster.connectAdmin();
   try {
     switch (request.command) {
       case "list":
@@ -70,14 +59,14 @@ export async function runAdmin(config: PipelineConfig, request: AdminRequest): P
     if (isConnectionError(error)) throw brokerError(config.kafka, error);
     throw error;
   } finally {
-    await admin.disconnect().catch(() => {});
+    await admin.close().catch(() => {});
   }
 }
 
-async function listTopics(admin: Admin, all: boolean): Promise<number> {
+async function listTopics(admin: TopicAdmin, all: boolean): Promise<number> {
   // Internal topics (__consumer_offsets, __transaction_state, ...) start with "__".
-  const names = (await listTopicNames(admin)).filter((name) => all || !name.startsWith("__"));
-  const partitions = await topicPartitions(admin, names);
+  const names = (await admin.topicNames()).filter((name) => all || !name.startsWith("__"));
+  const partitions = await admin.partitions(names);
   const rows = names.map((name) => {
     const parts = partitions.get(name) ?? [];
     return [name, String(parts.length), String(replicationOf(parts))];
@@ -88,16 +77,16 @@ async function listTopics(admin: Admin, all: boolean): Promise<number> {
 }
 
 async function describeTopic(
-  admin: Admin,
+  admin: TopicAdmin,
   config: PipelineConfig,
   topic: string,
   group: string,
 ): Promise<number> {
-  if (!(await topicExists(admin, topic))) throw missingTopic("describe", topic, config);
-  const partitions = (await topicPartitions(admin, [topic])).get(topic) ?? [];
-  const marks = new Map((await topicWatermarks(admin, topic)).map((w) => [w.partition, w]));
-  const committed = await groupOffsets(admin, group, topic);
-  const state = await groupState(admin, group);
+  if (!(await admin.topicExists(topic))) throw missingTopic("describe", topic, config);
+  const partitions = (await admin.partitions([topic])).get(topic) ?? [];
+  const marks = new Map((await admin.watermarks(topic)).map((w) => [w.partition, w]));
+  const committed = await admin.groupOffsets(group, topic);
+  const state = await admin.groupState(group);
 
   out(`topic: ${topic}`);
   out(`partitions: ${partitions.length}`);
@@ -146,8 +135,8 @@ async function describeTopic(
   out("");
 
   const dlq = deadLetterTopicOf(config, topic);
-  if (dlq !== topic && await topicExists(admin, dlq)) {
-    const dlqMarks = await topicWatermarks(admin, dlq);
+  if (dlq !== topic && await admin.topicExists(dlq)) {
+    const dlqMarks = await admin.watermarks(dlq);
     const count = dlqMarks.reduce((sum, w) => sum + (w.high - w.low), 0n);
     out(`dead-letter topic: ${dlq} (${dlqMarks.length} partition(s), ${count} message(s))`);
   } else if (dlq !== topic) {
@@ -160,13 +149,13 @@ async function describeTopic(
 }
 
 async function createTopics(
-  admin: Admin,
+  admin: TopicAdmin,
   config: PipelineConfig,
   request: Extract<AdminRequest, { command: "create" }>,
 ): Promise<number> {
   const { partitions, replicationFactor } = request;
   for (const topic of targets(config, request)) {
-    const created = await createTopic(admin, {
+    const created = await admin.createTopic({
       topic,
       partitions,
       replicationFactor,
@@ -176,7 +165,7 @@ async function createTopics(
       log(`created topic "${topic}" (${layoutText(partitions, replicationFactor)})`);
       continue;
     }
-    const existing = (await topicPartitions(admin, [topic])).get(topic) ?? [];
+    const existing = (await admin.partitions([topic])).get(topic) ?? [];
     const layout = layoutText(existing.length, replicationOf(existing));
     if (!request.ifNotExists) {
       throw new UserError(`Cannot create topic "${topic}": it already exists (${layout})`, {
@@ -190,13 +179,13 @@ async function createTopics(
 }
 
 async function deleteTopics(
-  admin: Admin,
+  admin: TopicAdmin,
   config: PipelineConfig,
   request: Extract<AdminRequest, { command: "delete" }>,
 ): Promise<number> {
   let code: number = ExitCode.ok;
   for (const topic of targets(config, request)) {
-    if (await deleteTopic(admin, topic, defaultWaitMs)) {
+    if (await admin.deleteTopic(topic, defaultWaitMs)) {
       log(`deleted topic "${topic}"`);
       if (topic === request.topic && !(await forgetOffsets(config, topic))) {
         code = ExitCode.failure;
@@ -243,14 +232,14 @@ async function forgetOffsets(config: PipelineConfig, topic: string): Promise<boo
 }
 
 async function resetTopics(
-  admin: Admin,
+  admin: TopicAdmin,
   config: PipelineConfig,
   request: Extract<AdminRequest, { command: "reset" }>,
 ): Promise<number> {
   const started = performance.now();
   let code: number = ExitCode.ok;
   // Deleting first and failing to recreate would leave no topic at all: check what can fail.
-  const brokers = (await admin.describeCluster()).brokers.length;
+  const brokers = await admin.brokerCount();
   if (request.replicationFactor > brokers) {
     throw new UserError(
       `Cannot reset topic "${request.topic}": replication ${request.replicationFactor} needs ` +
@@ -259,23 +248,23 @@ async function resetTopics(
     );
   }
   for (const topic of targets(config, request)) {
-    const before = (await topicExists(admin, topic))
-      ? (await topicPartitions(admin, [topic])).get(topic) ?? []
+    const before = (await admin.topicExists(topic))
+      ? (await admin.partitions([topic])).get(topic) ?? []
       : [];
     // The main topic takes the configured layout; the dead-letter topic keeps its own.
     const keepOld = topic !== request.topic && before.length > 0;
     const partitions = keepOld ? before.length : request.partitions;
     const replicationFactor = keepOld ? replicationOf(before) : request.replicationFactor;
-    if (await deleteTopic(admin, topic, request.timeoutMs)) {
+    if (await admin.deleteTopic(topic, request.timeoutMs)) {
       log(`deleted topic "${topic}"; waiting until the broker has removed it`);
-      await waitTopicGone(admin, topic, request.timeoutMs);
+      await admin.waitTopicGone(topic, request.timeoutMs);
       if (topic === request.topic && !(await forgetOffsets(config, topic))) {
         code = ExitCode.failure;
       }
     } else {
       log(`topic "${topic}" did not exist`);
     }
-    await recreateTopic(admin, {
+    await admin.recreateTopic({
       topic,
       partitions,
       replicationFactor,
@@ -300,11 +289,11 @@ async function resetTopics(
 }
 
 /** Throws the broker's refusal to create a topic as a one-line error (exit 1) with a hint. */
-async function refusal(admin: Admin, error: unknown): Promise<never> {
+async function refusal(admin: TopicAdmin, error: unknown): Promise<never> {
   if (!(error instanceof Error) || !error.message.startsWith("Cannot create topic")) throw error;
   let hint: string | undefined;
   if (error.message.includes("INVALID_REPLICATION_FACTOR")) {
-    const brokers = (await admin.describeCluster().catch(() => undefined))?.brokers.length;
+    const brokers = await admin.brokerCount().catch(() => undefined);
     if (brokers) hint = `the cluster has ${brokers} broker(s): --replication cannot be larger`;
   }
   throw new UserError(error.message, { exitCode: ExitCode.failure, hint, cause: error });

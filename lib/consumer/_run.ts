@@ -6,17 +6,15 @@ import type { PipelineConfig } from "../config/mod.ts";
 import { errorText } from "../errors/mod.ts";
 import { log, warn } from "../log/mod.ts";
 import {
-  type Admin,
   type Batch,
   type BatchContext,
   brokerError,
-  type createKafka,
   type DeadLetterSink,
-  groupOffsets,
+  type KafkaCluster,
   type KafkaRecord,
   Revoked,
   runGroupConsumer,
-  topicWatermarks,
+  type TopicAdmin,
 } from "../kafka/mod.ts";
 import { type Database, ingestBatch, isDataError, storedOffsets } from "../db/mod.ts";
 import type { ReturnModel } from "../model/mod.ts";
@@ -65,7 +63,7 @@ export interface BatchReport {
 export interface Parts {
   readonly topic: string;
   readonly group: string;
-  readonly admin: Admin;
+  readonly admin: TopicAdmin;
   readonly db: Database;
   readonly model: ReturnModel;
   readonly sink: DeadLetterSink;
@@ -102,8 +100,8 @@ export class Run {
     this.#finished.promise.catch(() => {});
     const { admin, db, topic, group } = parts;
     this.#monitor = new Monitor({
-      watermarks: () => topicWatermarks(admin, topic),
-      committed: () => groupOffsets(admin, group, topic),
+      watermarks: () => admin.watermarks(topic),
+      committed: () => admin.groupOffsets(group, topic),
       stored: () => this.#storedOffsets(db),
     }, {
       fromBeginning: options.fromBeginning ?? true,
@@ -123,7 +121,7 @@ export class Run {
     else this.#finished.resolve();
   }
 
-  async start(kafka: ReturnType<typeof createKafka>): Promise<ConsumeStats> {
+  async start(cluster: KafkaCluster): Promise<ConsumeStats> {
     const { topic, group } = this.parts;
     const started = Date.now();
     if (this.options.signal?.aborted) return this.#stats;
@@ -132,7 +130,7 @@ export class Run {
     await this.#findStaleOffsets();
 
     let announced = false;
-    const member = await runGroupConsumer(kafka, {
+    const member = await runGroupConsumer(cluster, {
       groupId: group,
       topic,
       fromBeginning: this.options.fromBeginning ?? true,
@@ -184,7 +182,7 @@ export class Run {
     const { admin, db, topic } = this.parts;
     const [stored, marks] = await Promise.all([
       this.#storedOffsets(db),
-      topicWatermarks(admin, topic),
+      admin.watermarks(topic),
     ]);
     for (const mark of marks) {
       const next = stored.get(mark.partition);

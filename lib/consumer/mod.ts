@@ -10,17 +10,8 @@
  */
 import { deadLetterTopicOf, maskUrl, type PipelineConfig } from "../config/mod.ts";
 import { errorText, UserError } from "../errors/mod.ts";
-import { log, warn } from "../log/mod.ts";
-import {
-  type Admin,
-  brokerError,
-  createKafka,
-  createTopic,
-  openDeadLetterSink,
-  topicExists,
-  topicMaxMessageBytes,
-  topicPartitions,
-} from "../kafka/mod.ts";
+import { debugLog, log, warn } from "../log/mod.ts";
+import { brokerError, KafkaCluster, openDeadLetterSink } from "../kafka/mod.ts";
 import { openDatabase, pingDatabase, retryMessage } from "../db/mod.ts";
 import { loadModel } from "../model/mod.ts";
 import { createPipelineMetrics, type HttpEndpoint, startHttp } from "../metrics/mod.ts";
@@ -61,18 +52,15 @@ export async function consume(
   const model = await loadModel(config);
   closing("the model", () => model.close());
   for (const warning of model.warnings) warn(warning);
-  const kafka = createKafka(config.kafka);
-  const admin = kafka.admin();
-  await admin.connect().catch((error) => {
-    throw brokerError(config.kafka, error);
-  });
-  closing("the Kafka admin client", () => admin.disconnect());
-  if (!(await topicExists(admin, topic))) {
+  const cluster = new KafkaCluster(config.kafka, { onLog: debugLog() });
+  const admin = await cluster.connectAdmin();
+  closing("the Kafka admin client", () => admin.close());
+  if (!(await admin.topicExists(topic))) {
     throw new UserError(`Cannot consume topic "${topic}": it does not exist`, {
       hint: `create it with deno task admin create (or check kafka.topic / --topic)`,
     });
   }
-  const partitions = (await topicPartitions(admin, [topic])).get(topic)?.length ?? 1;
+  const partitions = (await admin.partitions([topic])).get(topic)?.length ?? 1;
   // Short retries inside a transaction: the batch loop retries longer, heartbeating meanwhile.
   const db = await openDatabase(config, {
     retry: { retryForMs: 3_000 },
@@ -85,7 +73,7 @@ export async function consume(
     );
   });
   closing("the database", () => db.close());
-  const sink = await openDeadLetterSink(kafka, adminTopics(admin), {
+  const sink = await openDeadLetterSink(cluster, admin, {
     sourceTopic: topic,
     deadLetterTopic,
     partitions,
@@ -116,7 +104,7 @@ export async function consume(
         const checks: Record<string, string> = {
           group: run.joined ? "ok" : "not joined yet",
           database: await pingDatabase(db).then(() => "ok", (e) => errorText(e)),
-          kafka: await topicExists(admin, topic).then(
+          kafka: await admin.topicExists(topic).then(
             (exists) => exists ? "ok" : `topic "${topic}" is missing`,
             (e) => errorText(e),
           ),
@@ -134,16 +122,5 @@ export async function consume(
     modelVersion: model.version,
     http: http ? `${http.url}/metrics` : undefined,
   });
-  return await run.start(kafka);
-}
-
-/** The topic operations of the dead-letter sink, over the admin client. */
-function adminTopics(admin: Admin) {
-  return {
-    topicExists: (topic: string) => topicExists(admin, topic),
-    createTopic: (o: Parameters<typeof createTopic>[1]) => createTopic(admin, o),
-    partitionCount: async (topic: string) =>
-      (await topicPartitions(admin, [topic])).get(topic)?.length ?? 1,
-    maxMessageBytes: (topic: string) => topicMaxMessageBytes(admin, topic),
-  };
+  return await run.start(cluster);
 }

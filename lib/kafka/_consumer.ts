@@ -4,6 +4,7 @@
  * the partition is lost, and an explicit commit. Nothing of kafkajs leaves this file.
  */
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import { type KafkaCluster, kafkaOf } from "./_client.ts";
 
 /** One header value; Kafka allows a key more than once. */
 export type HeaderValue = string | Uint8Array;
@@ -76,10 +77,10 @@ export interface GroupConsumer {
  * by the handler (through its context), never automatically, and topics are never created.
  */
 export async function runGroupConsumer(
-  kafka: Kafka,
+  cluster: KafkaCluster,
   options: GroupConsumerOptions,
 ): Promise<GroupConsumer> {
-  const consumer = createConsumer(kafka, options);
+  const consumer = createConsumer(kafkaOf(cluster), options);
   let stopping = false;
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     options.onAssigned([...(payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b));

@@ -5,7 +5,9 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import { CompressionTypes, type IHeaders, type Kafka, Partitioners, type Producer } from "kafkajs";
+import { CompressionTypes, type IHeaders, Partitioners, type Producer } from "kafkajs";
+import type { TopicAdmin } from "./_admin.ts";
+import { type KafkaCluster, kafkaOf } from "./_client.ts";
 import type { KafkaRecord } from "./_consumer.ts";
 
 /** One rejected record and why. */
@@ -13,20 +15,6 @@ export interface DeadLetter {
   readonly record: KafkaRecord;
   readonly reason: string;
   readonly field?: string;
-}
-
-/** The topic operations the sink needs (TopicAdmin has them). */
-export interface DeadLetterTopics {
-  topicExists(topic: string): Promise<boolean>;
-  createTopic(options: {
-    topic: string;
-    partitions: number;
-    replicationFactor: number;
-    timeoutMs: number;
-  }): Promise<boolean>;
-  partitionCount(topic: string): Promise<number>;
-  /** The topic's max.message.bytes: the largest record batch the broker accepts. */
-  maxMessageBytes(topic: string): Promise<number>;
 }
 
 /** Where a source topic's dead letters go. */
@@ -48,8 +36,8 @@ const RECORD_OVERHEAD = 64;
  * alone and compressed is replaced by a stand-in that says what it was.
  */
 export async function openDeadLetterSink(
-  kafka: Kafka,
-  topics: DeadLetterTopics,
+  cluster: KafkaCluster,
+  topics: TopicAdmin,
   options: {
     sourceTopic: string;
     deadLetterTopic: string;
@@ -77,9 +65,12 @@ export async function openDeadLetterSink(
     }
   };
   await ensure();
-  let partitions = await topics.partitionCount(deadLetterTopic);
-  let limit = await topics.maxMessageBytes(deadLetterTopic);
-  const producer: Producer = kafka.producer({
+  const partitionCount = async () =>
+    (await topics.partitions([deadLetterTopic])).get(deadLetterTopic)?.length ?? 1;
+  const maxMessageBytes = async () => (await topics.topicConfig(deadLetterTopic)).maxMessageBytes;
+  let partitions = await partitionCount();
+  let limit = await maxMessageBytes();
+  const producer: Producer = kafkaOf(cluster).producer({
     allowAutoTopicCreation: false,
     idempotent: false,
     createPartitioner: Partitioners.DefaultPartitioner,
@@ -116,8 +107,8 @@ export async function openDeadLetterSink(
         if (!missingTopic(error)) throw error;
         // Deleted under a running consumer: it is this consumer's own topic, so it comes back.
         await ensure();
-        partitions = await topics.partitionCount(deadLetterTopic);
-        limit = await topics.maxMessageBytes(deadLetterTopic);
+        partitions = await partitionCount();
+        limit = await maxMessageBytes();
         options.onCreated?.(`Dead-letter topic "${deadLetterTopic}" was missing: re-created it`);
         throw new Error(
           `Cannot send to dead-letter topic "${deadLetterTopic}": it was missing and has been ` +

@@ -1,39 +1,20 @@
-/** Public face of this folder. */
-export {
-  batchCodec,
-  brokerError,
-  connectAdmin,
-  createConsumer,
-  createKafka,
-  createProducer,
-  createTopic,
-  deleteTopic,
-  groupOffsets,
-  groupState,
-  isConnectionError,
-  kafkaErrorText,
-  listTopicNames,
-  PRODUCER_COMPRESSIONS,
-  recreateTopic,
-  topicExists,
-  topicMaxMessageBytes,
-  topicPartitions,
-  topicWatermarks,
-  waitTopicGone,
-} from "./_client.ts";
+/**
+ * Public face of this folder, the only code that knows the Kafka client library: a cluster
+ * handle that hands out a topic admin and a producer, in the project's own types.
+ */
+export { brokerError, isConnectionError, KafkaCluster } from "./_client.ts";
+export type { ClusterOptions, KafkaSettings } from "./_client.ts";
+export type { PartitionInfo, TopicAdmin, TopicLayout, Watermarks } from "./_admin.ts";
+export { PRODUCER_COMPRESSIONS } from "./_producer.ts";
 export type {
-  Admin,
-  BatchCodec,
-  Consumer,
-  EachBatchPayload,
-  KafkaMessage,
-  Message,
-  PartitionInfo,
-  Producer,
+  EventProducer,
+  EventRecord,
   ProducerCompression,
-} from "./_client.ts";
+  ProducerOptions,
+} from "./_producer.ts";
+export { type BatchCodec, batchCodec } from "./_codecs.ts";
 export { openDeadLetterSink } from "./_dead_letter.ts";
-export type { DeadLetter, DeadLetterSink, DeadLetterTopics } from "./_dead_letter.ts";
+export type { DeadLetter, DeadLetterSink } from "./_dead_letter.ts";
 export { Revoked, runGroupConsumer } from "./_consumer.ts";
 export type {
   Batch,

@@ -74,3 +74,8 @@ export type {
   LoggerOptions,
   LogRecord,
 } from "./_json.ts";
+
+/** `log` when $PIPELINE_DEBUG is set, else nothing: where libraries' diagnostic lines go. */
+export function debugLog(): ((line: string) => void) | undefined {
+  return Deno.env.get("PIPELINE_DEBUG") ? (line: string) => log(line) : undefined;
+}

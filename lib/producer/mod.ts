@@ -3,23 +3,17 @@
  * Bad lines are reported and counted, never sent; the file is streamed in constant memory.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { Buffer } from "node:buffer";
 import type { PipelineConfig } from "../config/mod.ts";
-import { ExitCode, UserError } from "../errors/mod.ts";
+import { errorText, ExitCode, UserError } from "../errors/mod.ts";
 import { decodeJsonObject, missingRequired } from "../events/mod.ts";
 import { readLines } from "./_jsonl.ts";
 import {
-  brokerError,
-  connectAdmin,
-  createKafka,
-  createProducer,
-  kafkaErrorText,
-  type Message,
-  type Producer,
+  type EventProducer,
+  type EventRecord,
+  KafkaCluster,
   type ProducerCompression,
-  topicExists,
 } from "../kafka/mod.ts";
-import { formatBytes, formatCount, Progress } from "../log/mod.ts";
+import { debugLog, formatBytes, formatCount, Progress } from "../log/mod.ts";
 
 /** What to send and how. Flags override pipeline.yaml, which the caller has already applied. */
 export interface ProduceOptions {
@@ -102,27 +96,24 @@ export async function produceFile(
     skipped: new Map(),
     seconds: 0,
   };
-  let producer: Producer | undefined;
+  let producer: EventProducer | undefined;
   const onInterrupt = () => result.stopped ??= "interrupted";
   try {
-    const kafka = createKafka(config.kafka, { retries: 5 });
-    const admin = await connectAdmin(config.kafka, kafka);
+    const cluster = new KafkaCluster(config.kafka, { retries: 5, onLog: debugLog() });
+    const admin = await cluster.connectAdmin();
     try {
-      if (!(await topicExists(admin, options.topic))) {
+      if (!(await admin.topicExists(options.topic))) {
         throw new UserError(
           `topic ${options.topic} does not exist: create it with deno task admin create`,
           { hint: "the producer never creates topics; check --topic or kafka.topic" },
         );
       }
     } finally {
-      await admin.disconnect();
+      await admin.close();
     }
-    producer = createProducer(kafka, {
+    producer = await cluster.connectProducer({
       acks: config.producer.acks,
       compression: options.compression,
-    });
-    await producer.connect().catch((error) => {
-      throw brokerError(config.kafka, error);
     });
     Deno.addSignalListener("SIGINT", onInterrupt);
     await sendLines(producer, input.reader, config, options, result, progress, shown);
@@ -134,14 +125,14 @@ export async function produceFile(
     }
     progress.finish();
     if (input.reader !== Deno.stdin) input.reader.close();
-    await producer?.disconnect().catch(() => {});
+    await producer?.close().catch(() => {});
     result.seconds = (performance.now() - started) / 1000;
   }
   return result;
 }
 
 async function sendLines(
-  producer: Producer,
+  producer: EventProducer,
   reader: Source,
   config: PipelineConfig,
   options: ProduceOptions,
@@ -165,7 +156,9 @@ async function sendLines(
     : config.producer.batchSize;
   const state = { lines: 0, bytes: 0, sent: 0, skipped: 0 };
   const inFlight: Promise<void>[] = [];
-  let batch: Message[] = [];
+  let batch: EventRecord[] = [];
+  /** Line number of the batch's first record, named when its send fails. */
+  let batchLine = 0;
   let batchBytes = 0;
   let queued = 0;
   let reported = 0;
@@ -176,17 +169,17 @@ async function sendLines(
     if (batch.length === 0) return;
     const messages = batch;
     const bytes = batchBytes;
-    const first = messages[0] as Message & { line?: number };
+    const line = batchLine;
     batch = [];
     batchBytes = 0;
-    const sending = producer.send({ topic: options.topic, messages: messages.map(strip) })
+    const sending = producer.send(options.topic, messages)
       .then(() => {
         result.sent += messages.length;
         result.sentBytes += bytes;
         state.sent = result.sent;
       }, (error) => {
-        result.failure ??= `Cannot send to topic ${options.topic}: ${kafkaErrorText(error)}`;
-        firstFailed = Math.min(firstFailed, first.line ?? Infinity);
+        result.failure ??= `Cannot send to topic ${options.topic}: ${errorText(error)}`;
+        firstFailed = Math.min(firstFailed, line);
       });
     inFlight.push(sending);
   };
@@ -239,12 +232,8 @@ async function sendLines(
     const id = decoded.value.event_id;
     const key = useKey && (typeof id === "string" || typeof id === "number") ? String(id) : null;
     const bytes = line.bytes!;
-    const message: Message & { line: number } = {
-      key,
-      // The original bytes, not a re-serialisation: what the file says is what Kafka gets.
-      value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      line: line.number,
-    };
+    // The original bytes, not a re-serialisation: what the file says is what Kafka gets.
+    const message: EventRecord = { key, value: bytes };
     if (rate) {
       const due = rateStart + (queued / rate) * 1000;
       const wait = due - performance.now();
@@ -253,6 +242,7 @@ async function sendLines(
         await sleep(wait);
       }
     }
+    if (!batch.length) batchLine = line.number;
     batch.push(message);
     batchBytes += bytes.byteLength;
     queued++;
@@ -270,11 +260,6 @@ async function sendLines(
       formatCount(unsent)
     } were not (the first of them is line ${firstFailed})`;
   }
-}
-
-/** kafkajs would put unknown fields on the wire: keep only key and value. */
-function strip(message: Message): Message {
-  return { key: message.key, value: message.value };
 }
 
 function isBlank(bytes: Uint8Array): boolean {
