@@ -253,8 +253,13 @@ Deno.test("every reason the validator gives maps to its own kind, never to other
     assert.equal(deadLetterReason(result.reason), kind, result.reason);
     kinds.add(kind);
   }
-  // Every kind but "other" is reachable: the label set is exactly what the validator can say.
-  assert.deepEqual([...kinds, "other"].sort(), [...DEAD_LETTER_REASONS].sort());
+  // Every kind is reachable: the validator's, the two of records refused alone, and "other".
+  const alone = ["database_rejected", "model_rejected", "other"];
+  assert.deepEqual([...kinds, ...alone].sort(), [...DEAD_LETTER_REASONS].sort());
+  assert.equal(
+    deadLetterReason("database rejected the event: CONSTRAINT failed"),
+    "database_rejected",
+  );
   assert.equal(deadLetterReason("something new"), "other");
 });
 

@@ -1,7 +1,7 @@
 /** Use cases of `deno task admin`: list, describe, create, delete and reset topics. */
 import { deadLetterTopicOf, maskUrl, type PipelineConfig } from "../config/mod.ts";
 import { errorText, ExitCode, UserError } from "../errors/mod.ts";
-import { debugLog, log, out, warn } from "../log/mod.ts";
+import { debugLog, log, out, table, warn } from "../log/mod.ts";
 import { errorCode, errorNumber, openDatabase } from "../db/mod.ts";
 import { forgetStoredOffsets } from "../db/mod.ts";
 import {
@@ -325,13 +325,4 @@ function replicationOf(partitions: readonly PartitionInfo[]): number {
 
 function layoutText(partitions: number, replication: number): string {
   return `${partitions} partition(s), replication ${replication}`;
-}
-
-/** Left-aligned columns separated by two spaces, without trailing blanks. */
-function table(rows: readonly (readonly string[])[]): string[] {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i]?.length ?? 0)));
-  return rows.map((row) =>
-    row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i])).join("  ")
-      .trimEnd()
-  );
 }

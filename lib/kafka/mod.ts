@@ -24,3 +24,5 @@ export type {
   HeaderValue,
   KafkaRecord,
 } from "./_consumer.ts";
+export { readTopic } from "./_reader.ts";
+export type { ReadOptions } from "./_reader.ts";

@@ -113,3 +113,12 @@ export class Progress {
     }
   }
 }
+
+/** Left-aligned columns separated by two spaces, without trailing blanks. */
+export function table(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i]?.length ?? 0)));
+  return rows.map((row) =>
+    row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i])).join("  ")
+      .trimEnd()
+  );
+}
