@@ -83,15 +83,28 @@ export type Stage = "dead-letter" | "model" | "database";
  * leader) go away if the same work runs again later; `permanent` ones (a value the database
  * refuses, a row the model cannot score) never do for the same records.
  */
-export type Classify = (error: unknown, stage: Stage) => "transient" | "permanent";
+export type Classify = (error: unknown, stage: Stage) => FailureKind;
+
+/**
+ * `replan`: the store refused the batch because its stored offset moved since the plan was
+ * made (another consumer applied some of it); planning again against it settles it at once.
+ */
+export type FailureKind = "transient" | "permanent" | "replan";
 
 /** A failure of one stage, classified; the cause is the port's own error. */
 class StageFailure extends Error {
-  constructor(readonly stage: Stage, readonly permanent: boolean, cause: unknown) {
+  constructor(readonly stage: Stage, readonly kind: FailureKind, cause: unknown) {
     super(errorText(cause), { cause });
     this.name = "StageFailure";
   }
+
+  get permanent(): boolean {
+    return this.kind === "permanent";
+  }
 }
+
+/** Plans in a row that a moved offset may cause before it counts as an ordinary failure. */
+const MAX_REPLANS = 100;
 
 /**
  * Applies a checked batch exactly once. Transient failures are retried for as long as it
@@ -166,7 +179,7 @@ function merge(parts: readonly Applied[], ms: StageTimes): Applied {
 }
 
 /** Plans one part against the stored offset and applies it; retries transient failures. */
-function applyPart(
+async function applyPart(
   checked: readonly Checked[],
   ports: Ports,
   options: {
@@ -188,57 +201,71 @@ function applyPart(
       return await work();
     } catch (error) {
       if (error instanceof Revoked) throw error;
-      throw new StageFailure(stage, classify(error, stage) === "permanent", error);
+      throw new StageFailure(stage, classify(error, stage), error);
     }
   };
 
-  return retry(async () => {
-    clock = performance.now();
-    const stored = await step("database", () => ports.store.storedOffset());
-    lap("db");
-    const plan = planBatch(checked, stored, options.duplicates);
-    lap("validate");
-    if (!hasWork(plan)) return { plan, inserted: [], probabilities: new Float64Array(0), ms };
+  let replans = 0;
+  const attempt = () =>
+    retry(async () => {
+      clock = performance.now();
+      const stored = await step("database", () => ports.store.storedOffset());
+      lap("db");
+      const plan = planBatch(checked, stored, options.duplicates);
+      lap("validate");
+      if (!hasWork(plan)) return { plan, inserted: [], probabilities: new Float64Array(0), ms };
 
-    const unsent = plan.deadLetters.filter((l) => !sent.has(l.record.offset));
-    if (unsent.length) await step("dead-letter", () => ports.deadLetters.send(unsent));
-    for (const l of unsent) sent.add(l.record.offset);
-    await ports.keepAlive();
-    lap("kafka");
-
-    const probabilities = plan.events.length
-      ? await step("model", () => ports.scorer.predict(plan.events.map((e) => e.features)))
-      : new Float64Array(0);
-    lap("model");
-    await ports.keepAlive();
-    lap("kafka");
-
-    const { inserted } = await step("database", () =>
-      ports.store.write({
-        events: plan.events,
-        probabilities,
-        modelVersion: ports.scorer.version,
-        nextOffset: plan.nextOffset,
-      }));
-    lap("db");
-    return { plan, inserted, probabilities, ms };
-  }, {
-    initialDelayMs: 250,
-    maxDelayMs: 10_000,
-    retryable: (error) => error instanceof StageFailure && !error.permanent,
-    onRetry: (error, attempt, delayMs) => {
-      const failure = error as StageFailure;
-      ports.onRetry(failure.cause ?? error, attempt, delayMs, failure.stage);
-    },
-    wait: async (delayMs) => {
-      const until = Date.now() + delayMs;
-      while (Date.now() < until) {
-        await ports.keepAlive();
-        await sleep(Math.min(KEEP_ALIVE_EVERY_MS, until - Date.now()));
-      }
+      const unsent = plan.deadLetters.filter((l) => !sent.has(l.record.offset));
+      if (unsent.length) await step("dead-letter", () => ports.deadLetters.send(unsent));
+      for (const l of unsent) sent.add(l.record.offset);
       await ports.keepAlive();
-    },
-  });
+      lap("kafka");
+
+      const probabilities = plan.events.length
+        ? await step("model", () => ports.scorer.predict(plan.events.map((e) => e.features)))
+        : new Float64Array(0);
+      lap("model");
+      await ports.keepAlive();
+      lap("kafka");
+
+      const { inserted } = await step("database", () =>
+        ports.store.write({
+          events: plan.events,
+          probabilities,
+          modelVersion: ports.scorer.version,
+          nextOffset: plan.nextOffset,
+        }));
+      lap("db");
+      return { plan, inserted, probabilities, ms };
+    }, {
+      initialDelayMs: 250,
+      maxDelayMs: 10_000,
+      retryable: (error) =>
+        error instanceof StageFailure &&
+        (error.kind === "transient" || (error.kind === "replan" && replans >= MAX_REPLANS)),
+      onRetry: (error, attempt, delayMs) => {
+        const failure = error as StageFailure;
+        ports.onRetry(failure.cause ?? error, attempt, delayMs, failure.stage);
+      },
+      wait: async (delayMs) => {
+        const until = Date.now() + delayMs;
+        while (Date.now() < until) {
+          await ports.keepAlive();
+          await sleep(Math.min(KEEP_ALIVE_EVERY_MS, until - Date.now()));
+        }
+        await ports.keepAlive();
+      },
+    });
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof StageFailure) || error.kind !== "replan" || replans >= MAX_REPLANS) {
+        throw error;
+      }
+      replans++;
+    }
+  }
 }
 
 function sleep(ms: number): Promise<void> {

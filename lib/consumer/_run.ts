@@ -3,7 +3,7 @@
  * counters. consume() in mod.ts opens what it needs and hands it over.
  */
 import type { PipelineConfig } from "../config/mod.ts";
-import { errorText } from "../errors/mod.ts";
+import { errorChain, errorText } from "../errors/mod.ts";
 import { log, warn } from "../log/mod.ts";
 import {
   type Batch,
@@ -16,10 +16,11 @@ import {
   runGroupConsumer,
   type TopicAdmin,
 } from "../kafka/mod.ts";
-import { type Database, ingestBatch, isDataError, storedOffsets } from "../db/mod.ts";
+import { type Database, isDataError, OffsetMoved, storedOffsets } from "../db/mod.ts";
+import { partitionStore } from "./_store.ts";
 import type { ReturnModel } from "../model/mod.ts";
-import { applyBatch, type Ports, retryWarning, type Stage } from "./_applier.ts";
-import { checkRecords, trustedOffset } from "./_planner.ts";
+import { applyBatch, type FailureKind, type Ports, retryWarning, type Stage } from "./_applier.ts";
+import { checkRecords } from "./_planner.ts";
 import { Monitor } from "./_monitor.ts";
 import type { Observer } from "./_observer.ts";
 import { type ConsumeStats, count, emptyStats } from "./_reporter.ts";
@@ -73,10 +74,11 @@ export interface Parts {
  * What a retry can fix. The model failing on a batch, or the database refusing a value or a
  * row, is permanent for those records; anything else (connections, locks, the broker) waits.
  */
-function classifyFailure(error: unknown, stage: Stage): "transient" | "permanent" {
+function classifyFailure(error: unknown, stage: Stage): FailureKind {
   if (stage === "model") return "permanent";
-  if (stage === "database") return isDataError(error) ? "permanent" : "transient";
-  return "transient";
+  if (stage !== "database") return "transient";
+  if (errorChain(error).some((e) => e instanceof OffsetMoved)) return "replan";
+  return isDataError(error) ? "permanent" : "transient";
 }
 
 /** One run: the group member, its batch handler, its monitor and its counters. */
@@ -300,23 +302,13 @@ export class Run {
         this.observer.retried(error, stage);
         warn(retryWarning({ partition, ...where }, error, attempt, delayMs));
       },
-      store: {
-        storedOffset: async () => {
-          const next = (await this.#storedOffsets(db)).get(partition);
-          return trustedOffset(next, this.#staleStored.get(partition));
-        },
-        write: (w) =>
-          ingestBatch(db, {
-            events: w.events.map((e) => e.event),
-            extraFields: w.events.map((e) => e.extraFields),
-            probabilities: w.probabilities,
-            modelVersion: w.modelVersion,
-            offsets: [{ topic, partition, nextOffset: w.nextOffset }],
-            sources: w.events.map((e) => ({ topic, partition, offset: e.offset })),
-            consumerGroup: group,
-            duplicates,
-          }),
-      },
+      store: partitionStore(db, {
+        topic,
+        partition,
+        group,
+        duplicates,
+        stale: this.#staleStored.get(partition),
+      }),
     };
   }
 }

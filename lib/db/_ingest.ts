@@ -43,12 +43,41 @@ export interface IngestBatch {
   readonly probabilities: Float64Array;
   readonly modelVersion: string;
   /** The next offset to consume per partition once this batch is stored. */
-  readonly offsets: readonly { topic: string; partition: number; nextOffset: bigint }[];
+  readonly offsets: readonly BatchOffset[];
   readonly consumerGroup: string;
   /** skip: a stored event_id is left as is; update: it is overwritten. */
   readonly duplicates: "skip" | "update";
   /** Optional: where each event was read from (stored in table_events), same order. */
   readonly sources?: readonly (EventSource | undefined)[];
+}
+
+/** Where a batch moves one partition, and where it was planned from. */
+export interface BatchOffset {
+  readonly topic: string;
+  readonly partition: number;
+  readonly nextOffset: bigint;
+  /**
+   * The stored offset the batch was planned against (null: none was stored). When given, the
+   * batch is written only if the stored row still says so (or has gone), read and locked in
+   * its own transaction; otherwise nothing is written and OffsetMoved is thrown. This fences
+   * off a consumer that lost the partition but still finishes a batch.
+   */
+  readonly expected?: bigint | null;
+}
+
+/** The stored offset moved since the batch was planned: another consumer applied it. */
+export class OffsetMoved extends Error {
+  constructor(
+    readonly partition: number,
+    readonly expected: bigint | null,
+    readonly found: bigint,
+  ) {
+    super(
+      `the stored offset of partition ${partition} is ${found}, not ${expected ?? "absent"} ` +
+        "as when the batch was planned: another consumer applied it",
+    );
+    this.name = "OffsetMoved";
+  }
 }
 
 /** Per call: how a retried transaction waits and reports (defaults: the database's). */
@@ -191,6 +220,8 @@ async function write(
   rows: readonly Row[],
   statementBytes: number,
 ): Promise<IngestResult> {
+  // First: the fence. Nothing else is read or written if another consumer got here first.
+  const absent = await lockOffsets(tx, batch);
   const stored = await selectExisting(tx, rows.map((r) => r.id));
   const writing = batch.duplicates === "update" ? rows : rows.filter((r) => !stored.has(r.id));
 
@@ -209,18 +240,21 @@ async function write(
     await insertMany(tx, events, part, { update: nonKeyColumns(events) });
   }
   await upsert(tx, predictions, writing.map((r) => r.prediction));
-  // Overwritten, not maximised: a topic deleted and re-created starts again at 0.
+  // Overwritten, not maximised: a topic deleted and re-created starts again at 0. A row that
+  // was absent is inserted plainly, so that two consumers inserting it at once cannot both win.
   const now = new Date();
+  const offsetRow = (o: BatchOffset) => ({
+    consumer_group: batch.consumerGroup,
+    topic: o.topic,
+    partition_id: o.partition,
+    next_offset: o.nextOffset,
+    updated_at: now,
+  });
+  await insertMany(tx, pipelineOffsets, batch.offsets.filter((o) => absent.has(o)).map(offsetRow));
   await insertMany(
     tx,
     pipelineOffsets,
-    batch.offsets.map((o) => ({
-      consumer_group: batch.consumerGroup,
-      topic: o.topic,
-      partition_id: o.partition,
-      next_offset: o.nextOffset,
-      updated_at: now,
-    })),
+    batch.offsets.filter((o) => !absent.has(o)).map(offsetRow),
     { update: ["next_offset", "updated_at"] },
   );
 
@@ -228,6 +262,31 @@ async function write(
   const duplicates: string[] = [];
   for (const { id } of rows) (stored.has(id) ? duplicates : inserted).push(id);
   return { inserted, duplicates };
+}
+
+/**
+ * Reads and locks the stored offset row of each fenced partition; throws OffsetMoved when one
+ * no longer says what the batch was planned from. Returns the fenced entries whose row is
+ * absent (to be inserted, not upserted).
+ */
+async function lockOffsets(tx: Tx, batch: IngestBatch): Promise<Set<BatchOffset>> {
+  const absent = new Set<BatchOffset>();
+  for (const o of batch.offsets) {
+    if (o.expected === undefined) continue;
+    const [row] = await tx.select({ next: pipelineOffsets.next_offset }).from(pipelineOffsets)
+      .where(and(
+        eq(pipelineOffsets.consumer_group, batch.consumerGroup),
+        eq(pipelineOffsets.topic, o.topic),
+        eq(pipelineOffsets.partition_id, o.partition),
+      )).for("update");
+    if (!row) {
+      absent.add(o);
+      continue;
+    }
+    const found = BigInt(row.next);
+    if (found !== o.expected) throw new OffsetMoved(o.partition, o.expected, found);
+  }
+  return absent;
 }
 
 /**
