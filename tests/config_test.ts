@@ -359,3 +359,14 @@ Deno.test("parseConfig() rejects fractional values for an int64 input and repeat
     ]);
   }
 });
+
+Deno.test("parseConfig() rejects a topic name the broker would refuse, at its line", () => {
+  const line = base.split("\n").find((l) => l.trimStart().startsWith("dead_letter_topic:"))!;
+  const error = problemsOf(line, line.replace(/:.*$/, ': "orders dlq"'));
+  assert.equal(error.problems.length, 1);
+  assert.equal(error.problems[0].path, "kafka.dead_letter_topic");
+  assert.match(
+    error.message,
+    /:\d+:\d+: kafka\.dead_letter_topic: "orders dlq" is not a valid Kafka topic name/,
+  );
+});

@@ -123,3 +123,33 @@ Deno.test("a clean stop commits its last batch: the next start has nothing to re
     assert.equal(await count(p, "table_events"), 4000);
   });
 });
+
+Deno.test("one Ctrl-C under deno task consume stops cleanly: exit 0, [DONE], nothing to redo", async () => {
+  await withPipeline({ "consumer.max_fetch_bytes": 16384 }, async (p) => {
+    await produce(p, events(20000));
+    // A process group of its own, as a terminal makes one: SIGINT reaches the task runner
+    // and the consumer alike, and the runner forwards its own.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["task", "consume", "--config", p.configPath, "--quiet"],
+      cwd: repoRoot,
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
+    const output = child.output();
+    try {
+      await waitFor(async () => await count(p, "table_events").catch(() => 0) >= 2000, 60_000);
+    } finally {
+      Deno.kill(-child.pid, "SIGINT");
+    }
+    const { code, stdout, stderr } = await output;
+    const text = new TextDecoder().decode(stdout);
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    assert.ok(text.includes("[DONE]"), text.slice(-500));
+    const stopped = await count(p, "table_events");
+    const rest = await consumeUntilIdle(p, "--quiet");
+    assert.equal(done(rest.stdout).already_applied, 0, "the stop left stored work to redo");
+    assert.equal(done(rest.stdout).ingested, 20000 - stopped);
+    assert.equal(await count(p, "table_events"), 20000);
+  });
+});
