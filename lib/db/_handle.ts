@@ -25,6 +25,9 @@ export interface Database extends AsyncDisposable {
 /** drizzle over the pool, with the schema's tables. */
 export type Drizzle = MySql2Database<typeof schema>;
 
+/** An open transaction of the drizzle handle. */
+export type Tx = Parameters<Parameters<Drizzle["transaction"]>[0]>[0];
+
 /** What this folder's files reach through a Database. */
 export interface Handle {
   readonly pool: mysql.Pool;

@@ -14,13 +14,13 @@
  * committed transaction, under any isolation level, without the gap locks (and deadlocks)
  * that a locking read of absent keys would take.
  */
-import mysql from "mysql2/promise";
-import { and, eq, getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
-import type { MySqlTable } from "drizzle-orm/mysql-core";
+import { getTableColumns, inArray } from "drizzle-orm";
 import { errorText, retry } from "../errors/mod.ts";
 import type { OrderEvent } from "../events/mod.ts";
 import { errorNumber, isTransientError } from "./_errors.ts";
-import { type Database, type Drizzle, handleOf, type RetryHook } from "./_handle.ts";
+import { type Database, type Drizzle, handleOf, type RetryHook, type Tx } from "./_handle.ts";
+import { type BatchOffset, lockOffsets } from "./_offsets.ts";
+import { chunks, insertMany, ROWS_PER_STATEMENT } from "./_statements.ts";
 import { customers, events, orders, pipelineOffsets, predictions } from "./_schema.ts";
 
 /** Where one event was read from. */
@@ -51,35 +51,6 @@ export interface IngestBatch {
   readonly sources?: readonly (EventSource | undefined)[];
 }
 
-/** Where a batch moves one partition, and where it was planned from. */
-export interface BatchOffset {
-  readonly topic: string;
-  readonly partition: number;
-  readonly nextOffset: bigint;
-  /**
-   * The stored offset the batch was planned against (null: none was stored). When given, the
-   * batch is written only if the stored row still says so (or has gone), read and locked in
-   * its own transaction; otherwise nothing is written and OffsetMoved is thrown. This fences
-   * off a consumer that lost the partition but still finishes a batch.
-   */
-  readonly expected?: bigint | null;
-}
-
-/** The stored offset moved since the batch was planned: another consumer applied it. */
-export class OffsetMoved extends Error {
-  constructor(
-    readonly partition: number,
-    readonly expected: bigint | null,
-    readonly found: bigint,
-  ) {
-    super(
-      `the stored offset of partition ${partition} is ${found}, not ${expected ?? "absent"} ` +
-        "as when the batch was planned: another consumer applied it",
-    );
-    this.name = "OffsetMoved";
-  }
-}
-
 /** Per call: how a retried transaction waits and reports (defaults: the database's). */
 export interface IngestOptions {
   /** Waits between attempts; a caller that must keep a group membership alive passes its own. */
@@ -96,13 +67,9 @@ export interface IngestResult {
   duplicates: string[];
 }
 
-/** Rows per INSERT statement: large enough to be fast, small enough for any packet limit. */
-const ROWS_PER_STATEMENT = 1000;
 /** A duplicate-key race is retried this many times before it is taken as a real conflict. */
 const DUPLICATE_RACE_ATTEMPTS = 5;
 const ER_DUP_ENTRY = 1062;
-
-type Tx = Parameters<Parameters<Drizzle["transaction"]>[0]>[0];
 
 /**
  * Writes one batch in one transaction, retried as a whole after transient failures (and a
@@ -221,7 +188,7 @@ async function write(
   statementBytes: number,
 ): Promise<IngestResult> {
   // First: the fence. Nothing else is read or written if another consumer got here first.
-  const absent = await lockOffsets(tx, batch);
+  const absent = await lockOffsets(tx, batch.consumerGroup, batch.offsets);
   const stored = await selectExisting(tx, rows.map((r) => r.id));
   const writing = batch.duplicates === "update" ? rows : rows.filter((r) => !stored.has(r.id));
 
@@ -265,31 +232,6 @@ async function write(
 }
 
 /**
- * Reads and locks the stored offset row of each fenced partition; throws OffsetMoved when one
- * no longer says what the batch was planned from. Returns the fenced entries whose row is
- * absent (to be inserted, not upserted).
- */
-async function lockOffsets(tx: Tx, batch: IngestBatch): Promise<Set<BatchOffset>> {
-  const absent = new Set<BatchOffset>();
-  for (const o of batch.offsets) {
-    if (o.expected === undefined) continue;
-    const [row] = await tx.select({ next: pipelineOffsets.next_offset }).from(pipelineOffsets)
-      .where(and(
-        eq(pipelineOffsets.consumer_group, batch.consumerGroup),
-        eq(pipelineOffsets.topic, o.topic),
-        eq(pipelineOffsets.partition_id, o.partition),
-      )).for("update");
-    if (!row) {
-      absent.add(o);
-      continue;
-    }
-    const found = BigInt(row.next);
-    if (found !== o.expected) throw new OffsetMoved(o.partition, o.expected, found);
-  }
-  return absent;
-}
-
-/**
  * DECIMAL(12,2) as exact text ("0.1", "1.005"): the server rounds the decimal digits
  * written half up, where a float would carry its binary error (1.005 is 1.00499999...).
  */
@@ -326,32 +268,6 @@ export function existingEventIds(db: Database, ids: readonly string[]): Promise<
   return selectExisting(handleOf(db).drizzle, [...new Set(ids)]);
 }
 
-/** The stored next offset per partition of `topic` for `consumerGroup`. */
-export async function storedOffsets(
-  db: Database,
-  consumerGroup: string,
-  topic: string,
-): Promise<Map<number, bigint>> {
-  const rows = await handleOf(db).drizzle.select({
-    partition: pipelineOffsets.partition_id,
-    next: pipelineOffsets.next_offset,
-  }).from(pipelineOffsets).where(
-    and(eq(pipelineOffsets.consumer_group, consumerGroup), eq(pipelineOffsets.topic, topic)),
-  );
-  return new Map(rows.map((row) => [row.partition, BigInt(row.next)]));
-}
-
-/**
- * Forgets the offsets stored for `topic` by every consumer group, as Kafka forgets its
- * committed offsets when a topic is deleted; returns how many partitions were forgotten.
- */
-export async function forgetStoredOffsets(db: Database, topic: string): Promise<number> {
-  const [result] = await handleOf(db).drizzle.delete(pipelineOffsets).where(
-    eq(pipelineOffsets.topic, topic),
-  );
-  return result.affectedRows;
-}
-
 type Table = typeof customers | typeof orders | typeof predictions | typeof events;
 
 async function upsert<T extends Table>(tx: Tx, table: T, rows: T["$inferInsert"][]) {
@@ -374,66 +290,4 @@ function latest<R>(rows: readonly Row[], pick: (row: Row) => R, key: keyof R): R
     byKey.set(value[key] as string, value);
   }
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
-}
-
-/** Splits rows into statements of at most ROWS_PER_STATEMENT rows and the byte budget. */
-function* chunks<R>(
-  rows: readonly R[],
-  size: (row: R) => number,
-  budget = Infinity,
-): Generator<R[]> {
-  let part: R[] = [];
-  let bytes = 0;
-  for (const row of rows) {
-    const rowBytes = size(row);
-    if (
-      part.length &&
-      (part.length >= ROWS_PER_STATEMENT || bytes + rowBytes > budget)
-    ) {
-      yield part;
-      part = [];
-      bytes = 0;
-    }
-    part.push(row);
-    bytes += rowBytes;
-  }
-  if (part.length) yield part;
-}
-
-/**
- * One multi-row `INSERT INTO table (...) VALUES (...), (...)`, optionally
- * `ON DUPLICATE KEY UPDATE col = VALUES(col)` for the columns named in `update`.
- * Values go through each column's drizzle mapping and are escaped by mysql2, as drizzle's
- * own insert() does with its parameters; but the row list is built directly, about 15 times
- * faster than drizzle's per-value builder for thousand-row statements. `undefined` means the
- * column's DEFAULT.
- */
-async function insertMany<T extends MySqlTable>(
-  executor: { execute(query: SQL): Promise<unknown> },
-  table: T,
-  rows: readonly T["$inferInsert"][],
-  options: { update?: readonly (keyof T["$inferInsert"] & string)[] } = {},
-): Promise<void> {
-  if (!rows.length) return;
-  const columns = Object.entries(getTableColumns(table));
-  const tuples = rows.map((row) => {
-    const values = columns.map(([key, column]) => {
-      const value = (row as Record<string, unknown>)[key];
-      if (value === undefined) return "DEFAULT";
-      if (value === null) return "NULL";
-      return mysql.escape(column.mapToDriverValue(value) as Parameters<typeof mysql.escape>[0]);
-    });
-    return `(${values.join(",")})`;
-  });
-  const names = sql.join(columns.map(([, column]) => sql.identifier(column.name)), sql`, `);
-  const statement = sql`INSERT INTO ${table} (${names}) VALUES ${sql.raw(tuples.join(",\n"))}`;
-  if (options.update?.length) {
-    const byKey = new Map(columns);
-    const sets = options.update.map((key) => {
-      const name = sql.identifier(byKey.get(key)!.name);
-      return sql`${name} = VALUES(${name})`;
-    });
-    statement.append(sql` ON DUPLICATE KEY UPDATE ${sql.join(sets, sql`, `)}`);
-  }
-  await executor.execute(statement);
 }

@@ -17,20 +17,10 @@ export {
 } from "./_errors.ts";
 export { applyMigrations, MIGRATIONS_FOLDER, migrationStatus } from "./_migrations.ts";
 export type { MigrationInfo, MigrationOptions } from "./_migrations.ts";
-export {
-  existingEventIds,
-  forgetStoredOffsets,
-  ingestBatch,
-  OffsetMoved,
-  storedOffsets,
-} from "./_ingest.ts";
-export type {
-  BatchOffset,
-  EventSource,
-  IngestBatch,
-  IngestOptions,
-  IngestResult,
-} from "./_ingest.ts";
+export { existingEventIds, ingestBatch } from "./_ingest.ts";
+export { forgetStoredOffsets, OffsetMoved, storedOffsets } from "./_offsets.ts";
+export type { BatchOffset } from "./_offsets.ts";
+export type { EventSource, IngestBatch, IngestOptions, IngestResult } from "./_ingest.ts";
 export {
   countRows,
   dirtyPages,
