@@ -12,7 +12,7 @@ import { generateEvents } from "../dev/generator/mod.ts";
 import { batchCodec, KafkaCluster, PRODUCER_COMPRESSIONS } from "../lib/kafka/mod.ts";
 import { produceFile } from "../lib/producer/mod.ts";
 import { Progress } from "../lib/log/mod.ts";
-import { kafkaPaths, parseEndpoint } from "../dev/services/mod.ts";
+import { KafkaTools } from "../dev/testing/mod.ts";
 import { withTestDatabase } from "./_database.ts";
 import { queryRows } from "./_sql.ts";
 import { uniqueName, writeTestConfig } from "./_helpers.ts";
@@ -32,49 +32,6 @@ function eventLines(codec: Codec): { id: string; total: number; line: string }[]
       line: JSON.stringify(event),
     }),
   );
-}
-
-/** Kafka's jars: $KAFKA_LIBS, else where `deno task services up` keeps them for the broker. */
-async function kafkaLibs(config: PipelineConfig): Promise<string> {
-  const libs = Deno.env.get("KAFKA_LIBS") ??
-    kafkaPaths(parseEndpoint(config.kafka.brokers[0], 9092)).libs;
-  const jars = await Array.fromAsync(Deno.readDir(libs)).catch(() => []);
-  if (!jars.some((entry) => /^kafka-tools-\d.*\.jar$/.test(entry.name))) {
-    throw new Error(
-      `Cannot find Kafka's command-line tools (kafka-tools-*.jar) in ${libs}: run ` +
-        "deno task services up, or set KAFKA_LIBS to the libs folder of a Kafka 4.x install",
-    );
-  }
-  return libs;
-}
-
-/** Runs one of Kafka's Java tools and returns its stdout; a failure shows its stderr. */
-async function kafkaTool(
-  libs: string,
-  mainClass: string,
-  args: string[],
-  stdin?: string,
-): Promise<string> {
-  const child = new Deno.Command("java", {
-    // Short-lived tools: the first JIT tier starts them faster.
-    args: ["-XX:TieredStopAtLevel=1", "-cp", join(libs, "*"), mainClass, ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const output = await child.output();
-  const decoder = new TextDecoder();
-  if (!output.success) {
-    throw new Error(
-      `${mainClass} exited with ${output.code}: ${decoder.decode(output.stderr).slice(-2000)}`,
-    );
-  }
-  return decoder.decode(output.stdout);
 }
 
 /** Creates the topics, runs `test`, deletes them (and what else `test` added to the list). */
@@ -157,7 +114,7 @@ Deno.test("batches Kafka's console producer compressed in every codec are all in
   await ensureServices();
   await withTestDatabase("codecs_in", async (db, config) => {
     const topic = config.kafka.topic;
-    const libs = await kafkaLibs(config);
+    const tools = new KafkaTools(config.kafka.brokers[0]);
     const sent = new Map(CODECS.map((codec) => [codec, eventLines(codec)]));
     await withTopics(
       config,
@@ -167,7 +124,7 @@ Deno.test("batches Kafka's console producer compressed in every codec are all in
         // Side by side: the topic holds batches of all four codecs, interleaved.
         await Promise.all(
           CODECS.map((codec) =>
-            kafkaTool(libs, "org.apache.kafka.tools.ConsoleProducer", [
+            tools.run("org.apache.kafka.tools.ConsoleProducer", [
               "--bootstrap-server",
               config.kafka.brokers.join(","),
               "--topic",
@@ -219,7 +176,7 @@ Deno.test("batches the producer compressed in every codec read back with Kafka's
     configs.set(codec, await loadConfig(path));
   }
   const first = configs.get("gzip")!;
-  const libs = await kafkaLibs(first);
+  const tools = new KafkaTools(first.kafka.brokers[0]);
   const dir = await Deno.makeTempDir({ prefix: "codecs_test_" });
   const topics = CODECS.map((codec) => ({ name: configs.get(codec)!.kafka.topic, partitions: 1 }));
   try {
@@ -241,7 +198,7 @@ Deno.test("batches the producer compressed in every codec read back with Kafka's
       }
       const brokers = first.kafka.brokers.join(",");
       const [read, logDirs] = await Promise.all([
-        kafkaTool(libs, "org.apache.kafka.tools.consumer.ConsoleConsumer", [
+        tools.run("org.apache.kafka.tools.consumer.ConsoleConsumer", [
           "--bootstrap-server",
           brokers,
           "--include",
@@ -258,7 +215,7 @@ Deno.test("batches the producer compressed in every codec read back with Kafka's
           "--consumer-property",
           "enable.auto.commit=false",
         ]),
-        kafkaTool(libs, "org.apache.kafka.tools.LogDirsCommand", [
+        tools.run("org.apache.kafka.tools.LogDirsCommand", [
           "--bootstrap-server",
           brokers,
           "--describe",
@@ -282,7 +239,7 @@ Deno.test("batches the producer compressed in every codec read back with Kafka's
         assert.ok(dirOf.has(partition), `the broker reports no log directory for ${partition}`);
         return join(dirOf.get(partition)!, partition, "00000000000000000000.log");
       });
-      const dump = await kafkaTool(libs, "kafka.tools.DumpLogSegments", [
+      const dump = await tools.run("kafka.tools.DumpLogSegments", [
         "--files",
         segments.join(","),
       ]);
