@@ -10,6 +10,7 @@ import mysql from "mysql2/promise";
 import { ConfigError, loadConfig, parseConfig, readTlsFiles } from "../lib/config/mod.ts";
 import { UserError } from "../lib/errors/mod.ts";
 import { KafkaCluster } from "../lib/kafka/mod.ts";
+import { parseDatabaseUrl } from "../lib/db/mod.ts";
 import { KafkaTools } from "../dev/testing/mod.ts";
 import {
   kafkaLibs,
@@ -90,7 +91,7 @@ Deno.test("kafka.tls files are resolved next to pipeline.yaml; the SASL password
   assert.equal(literal.kafka.sasl?.password, "0123");
 });
 
-Deno.test("bad kafka.tls / kafka.sasl / database.tls are config errors that never show the password", () => {
+Deno.test("bad kafka.tls / kafka.sasl / database.tls (or TLS in the URL) are errors that never show the password", () => {
   const message = problemsWith(
     "  sasl: { mechanism: scram-sha-1, username: app, password: [hunter2] }\n",
     "  tls: yes please\n",
@@ -111,6 +112,13 @@ Deno.test("bad kafka.tls / kafka.sasl / database.tls are config errors that neve
     /kafka\.sasl\.password: missing key/,
   );
   assert.match(problemsWith("  tls: { ca: x }\n"), /kafka\.tls\.ca: unknown key/);
+  // TLS in the URL, as other tools take it, points at the key that sets it here.
+  assert.throws(
+    () => parseDatabaseUrl("mysql://app:hunter2@db.example/shop?ssl-mode=REQUIRED"),
+    (error: UserError) =>
+      /query parameters are not supported/.test(error.message) &&
+      !error.message.includes("hunter2") && /database\.tls/.test(error.hint ?? ""),
+  );
 });
 
 Deno.test("readTlsFiles() names a missing file, a file that is not PEM and an encrypted key", async () => {
