@@ -11,6 +11,18 @@ import { reportError } from "../../lib/cli/mod.ts";
 import { UserError } from "../../lib/errors/mod.ts";
 import { KafkaCluster } from "../../lib/kafka/mod.ts";
 import { debugLog, log, warn } from "../../lib/log/mod.ts";
+import { randomClusterId } from "./_cluster_id.ts";
+
+export { randomClusterId };
+export { makeTlsMaterial, startSecureKafka, startSecureMariaDb } from "./_secure.ts";
+export type {
+  Credentials,
+  SecureKafka,
+  SecureKafkaOptions,
+  SecureMariaDb,
+  SecureMariaDbOptions,
+  TlsMaterial,
+} from "./_secure.ts";
 
 const repoRoot = resolve(import.meta.dirname!, "..", "..");
 const kafkaDir = join(repoRoot, "services", "kafka");
@@ -120,17 +132,6 @@ export function brokerProperties(endpoint: Endpoint, dataDir: string): string {
     "group.initial.rebalance.delay.ms=0",
     "",
   ].join("\n");
-}
-
-/** A Kafka cluster id: 16 random bytes in URL-safe base64, as Kafka's own Uuid.randomUuid(). */
-export function randomClusterId(): string {
-  for (;;) {
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    const id = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-      .replace(/=+$/, "");
-    // Kafka rejects the all-zero id and avoids a leading "-", which command lines take for a flag.
-    if (!id.startsWith("-") && bytes.some((b) => b !== 0)) return id;
-  }
 }
 
 /** Options of servicesUp(). */

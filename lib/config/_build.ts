@@ -2,10 +2,10 @@
  * The typed build: walks the YAML tree along the spec, checks every value, fills in defaults
  * and renames keys to camelCase, giving exactly the value the spec's type (ConfigOf) promises.
  */
-import { isMap, isScalar, isSeq, type Node } from "yaml";
+import { isMap, isScalar, isSeq, type Node, type Scalar } from "yaml";
 import { camelCase, expectedOf, type Spec } from "./_spec.ts";
 import { pipelineSpec, type SpecConfig } from "./_pipeline_spec.ts";
-import { type Env, scalarValue } from "./_interpolate.ts";
+import { type Env, interpolate, scalarValue } from "./_interpolate.ts";
 import { maskUrl } from "./_resolve.ts";
 import { type ConfigProblem, joinKey, type YamlText } from "./_yaml.ts";
 
@@ -118,15 +118,32 @@ class Builder {
   private scalarValue(node: Node, path: string): unknown {
     const result = scalarValue(node, this.env);
     if ("value" in result) return result.value;
+    return this.unset(node, path, result.missing);
+  }
+
+  private unset(node: Node, path: string, name: string): undefined {
     return this.fail(
       node,
       path,
-      `environment variable ${result.missing} is not set (set it, or write \${${result.missing}:-default})`,
+      `environment variable ${name} is not set (set it, or write \${${name}:-default})`,
     );
+  }
+
+  /**
+   * A secret as written (`password: 0123` is "0123", not the number 123), after ${VAR}
+   * interpolation, whose result is never read as YAML. No message shows its value.
+   */
+  private secretValue(node: Scalar, path: string): string | undefined {
+    const text = typeof node.value === "string" ? node.value : node.source;
+    if (typeof text !== "string") return this.fail(node, path, "expected a string");
+    const result = interpolate(text, this.env);
+    if ("missing" in result) return this.unset(node, path, result.missing);
+    return result.value || this.fail(node, path, "must not be empty");
   }
 
   private checkScalar(spec: Spec, node: Node, path: string): unknown {
     if (!isScalar(node)) return this.fail(node, path, `expected ${expectedOf(spec)}`);
+    if (spec.kind === "string" && spec.secret) return this.secretValue(node, path);
     const value = this.scalarValue(node, path);
     if (value === undefined) return undefined;
     const bad = () => this.fail(node, path, `expected ${expectedOf(spec)}, got ${show(value)}`);

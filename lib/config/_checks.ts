@@ -1,7 +1,8 @@
 /**
  * Checks that span several keys, which a per-key spec cannot express: the event fields among
- * themselves and against the database columns they are written to. Run at load, after every
- * key passed the spec, so that nothing but a model file or a server can fail later.
+ * themselves and against the database columns they are written to, a client certificate and
+ * its key. Run at load, after every key passed the spec, so that nothing but a model file or
+ * a server can fail later.
  */
 import type { SpecConfig } from "./_pipeline_spec.ts";
 import { COLUMNS } from "./_columns.ts";
@@ -26,6 +27,19 @@ export function checkTopics(kafka: SpecConfig["kafka"], report: Report): void {
         `"${name}" is not a valid Kafka topic name: use 1 to 249 letters, digits, ".", "_" or "-"`,
       );
     }
+  }
+}
+
+/** A client certificate and its key come together: one without the other cannot be used. */
+export function checkTls(config: Pick<SpecConfig, "kafka" | "database">, report: Report): void {
+  for (const section of ["kafka", "database"] as const) {
+    const tls = config[section].tls;
+    if (!tls || tls === true) continue;
+    if ((tls.certFile === undefined) === (tls.keyFile === undefined)) continue;
+    const [has, lacks] = tls.certFile === undefined
+      ? ["key_file", "cert_file"]
+      : ["cert_file", "key_file"];
+    report([section, "tls", has], `${has} needs ${lacks} too (a client certificate and its key)`);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import { buildConfig } from "./_build.ts";
-import { checkColumns, checkEvents, checkTopics } from "./_checks.ts";
+import { checkColumns, checkEvents, checkTls, checkTopics } from "./_checks.ts";
 import { checkMapping } from "./_mapping.ts";
 import type { Env } from "./_interpolate.ts";
 import { type PipelineConfig, resolveConfig } from "./_resolve.ts";
@@ -66,6 +66,7 @@ export function parseConfig(
     const report = (path: readonly (string | number)[], message: string) =>
       problems.push({ path: dotted(path), ...yaml.positionOf(path), message });
     checkTopics(config.kafka, report);
+    checkTls(config, report);
     checkEvents(config.events, report);
     checkColumns(config.events, report);
     checkMapping(config, report);

@@ -1,5 +1,5 @@
 /** The spec of pipeline.yaml: every key, its type, default and description. */
-import type { ConfigOf, Spec } from "./_spec.ts";
+import type { ConfigOf, Fields, Spec } from "./_spec.ts";
 
 const scalar = {
   kind: "union",
@@ -102,6 +102,58 @@ const encodeSpec = {
   },
 } as const satisfies Spec;
 
+/**
+ * `tls:` of a client: false, true (trust the system's CAs) or a mapping of settings; `extra`
+ * adds settings of one client only.
+ */
+function tlsSpec<const Extra extends Fields>(server: string, checked: string, extra: Extra) {
+  return {
+    kind: "union",
+    description: `TLS to the ${server}: \`true\` trusts the system's CAs, a mapping sets the ` +
+      "keys below; absent or `false`: no TLS.",
+    expected: "true, false or a mapping",
+    optional: true,
+    options: [
+      { kind: "boolean", description: "" },
+      {
+        kind: "object",
+        description: "",
+        fields: {
+          ca_file: {
+            kind: "string",
+            description: "PEM file of the CA(s) to trust instead of the system's, relative to " +
+              "this file.",
+            optional: true,
+          },
+          cert_file: {
+            kind: "string",
+            description: `PEM client certificate, for a ${server} that asks for one.`,
+            optional: true,
+          },
+          key_file: {
+            kind: "string",
+            description: "PEM private key (unencrypted) of cert_file.",
+            optional: true,
+          },
+          ...extra,
+          reject_unauthorized: {
+            kind: "boolean",
+            description: `\`true\` checks ${checked}; \`false\` accepts any certificate ` +
+              "(tests only).",
+            default: true,
+          },
+        },
+      },
+    ],
+    pick: (raw: unknown) =>
+      typeof raw === "boolean"
+        ? 0
+        : raw && typeof raw === "object" && !Array.isArray(raw)
+        ? 1
+        : undefined,
+  } as const satisfies Spec;
+}
+
 /** Spec of the whole file. */
 export const pipelineSpec = {
   kind: "object",
@@ -172,6 +224,32 @@ export const pipelineSpec = {
           min: 1000,
           max: 300000,
         },
+        tls: tlsSpec("broker", "the CA and the broker's name or IP address", {
+          server_name: {
+            kind: "string",
+            description: "Name the broker's certificate carries, if not the kafka.brokers host.",
+            optional: true,
+          },
+        }),
+        sasl: {
+          kind: "object",
+          description: "SASL login; absent: none. Use it with kafka.tls, or the login crosses " +
+            "the network readable.",
+          optional: true,
+          fields: {
+            mechanism: {
+              kind: "string",
+              description: "How the password is checked.",
+              enum: ["plain", "scram-sha-256", "scram-sha-512"],
+            },
+            username: { kind: "string", description: "User name." },
+            password: {
+              kind: "string",
+              description: "Password; write `${VAR}` to keep it out of the file. Never printed.",
+              secret: true,
+            },
+          },
+        },
       },
     },
     database: {
@@ -192,6 +270,11 @@ export const pipelineSpec = {
           min: 1,
           max: 100,
         },
+        tls: tlsSpec(
+          "database server",
+          "the CA, and the host name unless database.url has an IP address",
+          {},
+        ),
       },
     },
     producer: {

@@ -14,6 +14,19 @@ export function configReference(spec: Spec = pipelineSpec): string {
         rows.push(row(path, s));
         return;
       }
+      // An optional section's own row says that it may be left out.
+      if (s.optional) rows.push(row(path, s));
+    }
+    // A union whose mapping is a set of optional settings (tls) lists them; in the others
+    // (encode) the mapping is a shape that the union's own description shows.
+    const settings = s.kind === "union" &&
+      s.options.find((o) =>
+        o.kind === "object" && Object.values(o.fields).every((f) => f.optional || "default" in f)
+      );
+    if (settings && settings.kind === "object") {
+      rows.push(row(path, s));
+      for (const [key, sub] of Object.entries(settings.fields)) visit(sub, `${path}.${key}`);
+      return;
     }
     if (s.kind === "object") {
       for (const [key, sub] of Object.entries(s.fields)) visit(sub, path ? `${path}.${key}` : key);

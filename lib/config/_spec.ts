@@ -14,6 +14,8 @@ type SpecKind =
     readonly default?: string;
     readonly enum?: readonly string[];
     readonly allowEmpty?: boolean;
+    /** A password: read as written (never as a number), never shown in a message. */
+    readonly secret?: boolean;
   }
   | {
     readonly kind: "url";

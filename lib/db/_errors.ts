@@ -144,8 +144,32 @@ export function connectionProblem(target: DatabaseTarget, error: unknown): Error
     case "ER_ACCESS_DENIED_NO_PASSWORD_ERROR":
       return fail(
         `access denied for user "${target.user}"`,
-        "check the user and password in database.url (or DATABASE_URL)",
+        "check the user and password in database.url (or DATABASE_URL)" +
+          (target.tls
+            ? "; a user created with REQUIRE X509 also needs database.tls.cert_file and key_file"
+            // MariaDB refuses a plaintext login under require_secure_transport just so.
+            : "; a server with require_secure_transport=ON also says this without TLS: " +
+              "set database.tls"),
       );
+    case "ER_SECURE_TRANSPORT_REQUIRED":
+      return fail("the server accepts TLS connections only", "set database.tls in pipeline.yaml");
+    case "HANDSHAKE_NO_SSL_SUPPORT":
+      return fail(
+        `the server at ${where} does not offer TLS (have_ssl is DISABLED there)`,
+        "configure ssl_cert and ssl_key on the server, or remove database.tls",
+      );
+    case "HANDSHAKE_SSL_ERROR": {
+      // node:tls' own words, as mysql2 passes them on.
+      const says = error instanceof Error ? error.message : errorText(error);
+      return fail(
+        `the TLS handshake failed: ${says}`,
+        /self.signed|verify|issuer|expired/i.test(says)
+          ? "set database.tls.ca_file to the CA that signed the server's certificate"
+          : /altnames|Hostname/i.test(says)
+          ? "connect by a name the server's certificate carries (database.url's host)"
+          : "check database.tls (ca_file, cert_file, key_file) against the server's TLS setup",
+      );
+    }
     case "ER_DBACCESS_DENIED_ERROR":
       return fail(
         `user "${target.user}" may not create or use database "${target.database}"`,

@@ -5,10 +5,10 @@
  */
 import mysql from "mysql2/promise";
 import { drizzle } from "drizzle-orm/mysql2";
-import type { PipelineConfig } from "../config/mod.ts";
+import type { PipelineConfig, TlsConfig } from "../config/mod.ts";
 import type { Backoff } from "../errors/mod.ts";
 import { connectionProblem, errorCode } from "./_errors.ts";
-import { connectionOptions, type DatabaseTarget, parseDatabaseUrl } from "./_target.ts";
+import { connectionOptions, type DatabaseTarget, databaseTarget } from "./_target.ts";
 import { applyMigrations } from "./_migrations.ts";
 import { type Database, registerDatabase, type RetryHook } from "./_handle.ts";
 import * as schema from "./_schema.ts";
@@ -41,7 +41,7 @@ export async function openDatabase(
   config: PipelineConfig,
   options: OpenOptions = {},
 ): Promise<Database> {
-  const target = parseDatabaseUrl(config.database.url);
+  const target = databaseTarget(config.database);
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   await createDatabaseIfMissing(target, connectTimeoutMs, options.create ?? true);
   const pool = mysql.createPool({
@@ -108,10 +108,15 @@ async function createDatabaseIfMissing(
 }
 
 /**
- * Drops the database that `url` names, if it exists (tests and the benchmark remove theirs).
+ * Drops the database that `url` names, if it exists (tests and the benchmark remove theirs),
+ * over TLS when `options.tls` (a database.tls) is given.
  */
-export async function dropDatabase(url: string, connectTimeoutMs = 10_000): Promise<void> {
-  const target = parseDatabaseUrl(url);
+export async function dropDatabase(
+  url: string,
+  options: { connectTimeoutMs?: number; tls?: TlsConfig } = {},
+): Promise<void> {
+  const { connectTimeoutMs = 10_000 } = options;
+  const target = databaseTarget({ url, tls: options.tls });
   let connection: mysql.Connection;
   try {
     connection = await mysql.createConnection(

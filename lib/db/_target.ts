@@ -1,12 +1,23 @@
 /**
- * Where the database is: database.url parsed into connection settings, and the mysql2
- * options every connection of this folder starts from (no TLS: the URL carries none).
+ * Where the database is: database.url parsed into connection settings, database.tls read
+ * into TLS settings, and the mysql2 options every connection of this folder starts from.
  */
+import { isIP } from "node:net";
 import type { ConnectionOptions } from "mysql2/promise";
-import { maskUrl } from "../config/mod.ts";
+import { maskUrl, readTlsFiles, type TlsConfig } from "../config/mod.ts";
 import { UserError } from "../errors/mod.ts";
 
-/** Connection settings taken from database.url. */
+/** TLS to the server: the PEM texts of database.tls and what is checked. */
+export interface DatabaseTls {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly rejectUnauthorized: boolean;
+  /** Whether the certificate must carry the host name of database.url. */
+  readonly verifyIdentity: boolean;
+}
+
+/** Connection settings taken from database.url (and database.tls). */
 export interface DatabaseTarget {
   readonly host: string;
   readonly port: number;
@@ -15,6 +26,32 @@ export interface DatabaseTarget {
   readonly database: string;
   /** The URL with its password masked, for messages. */
   readonly display: string;
+  /** Absent: plaintext. */
+  readonly tls?: DatabaseTls;
+}
+
+/**
+ * The target of config.database: its URL, and the PEM files of its tls read (a missing or
+ * unusable one is a UserError naming its key).
+ */
+export function databaseTarget(
+  database: { readonly url: string; readonly tls?: TlsConfig },
+): DatabaseTarget {
+  const target = parseDatabaseUrl(database.url);
+  const { tls } = database;
+  if (!tls) return target;
+  const files = readTlsFiles(tls, "database");
+  if ("problem" in files) throw new UserError(files.problem, { hint: files.hint });
+  return {
+    ...target,
+    tls: {
+      ...files,
+      rejectUnauthorized: tls.rejectUnauthorized,
+      // mysql2 checks the host name only when asked to, and for an IP address it would
+      // compare "localhost": for one, only the chain is verified.
+      verifyIdentity: tls.rejectUnauthorized && !isIP(target.host),
+    },
+  };
 }
 
 /** Parses a mysql:// or mariadb:// URL; a user mistake becomes a UserError (exit code 2). */
@@ -44,7 +81,9 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
     throw new UserError(
       `Cannot use database.url "${display}": query parameters are not supported`,
       {
-        hint: "remove everything from ? on",
+        hint: /ssl|tls/i.test(parsed.search)
+          ? "remove everything from ? on, and set TLS with database.tls in pipeline.yaml"
+          : "remove everything from ? on",
       },
     );
   }
@@ -74,6 +113,7 @@ export function connectionOptions(
     password: target.password,
     database: options.database === false ? undefined : target.database,
     connectTimeout: options.connectTimeoutMs,
+    ssl: target.tls && { ...target.tls },
     charset: "utf8mb4_unicode_ci",
     // Dates are written and read as UTC whatever the server's or this machine's zone is.
     timezone: "Z",

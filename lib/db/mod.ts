@@ -6,7 +6,7 @@ export { dropDatabase, openDatabase } from "./_open.ts";
 export type { OpenOptions } from "./_open.ts";
 export type { Database, RetryHook } from "./_handle.ts";
 export { parseDatabaseUrl } from "./_target.ts";
-export type { DatabaseTarget } from "./_target.ts";
+export type { DatabaseTarget, DatabaseTls } from "./_target.ts";
 export {
   classifyDatabaseError,
   errorCode,

@@ -1,11 +1,19 @@
 /** The cluster handle (the only owner of kafkajs' client), its logging and the error helpers. */
 import process from "node:process";
-import { Kafka, type KafkaConfig, type LogEntry, logLevel, Partitioners } from "kafkajs";
+import {
+  type Admin,
+  Kafka,
+  type KafkaConfig,
+  type LogEntry,
+  logLevel,
+  Partitioners,
+} from "kafkajs";
 import type { PipelineConfig } from "../config/mod.ts";
 import { errorText, UserError } from "../errors/mod.ts";
 import { TopicAdmin } from "./_admin.ts";
 import { registerCodecs } from "./_codecs.ts";
 import { EventProducer, type ProducerOptions } from "./_producer.ts";
+import { maskPassword, saslOptions, securityProblem, tlsOptions } from "./_security.ts";
 
 /** The `kafka` section of pipeline.yaml. */
 export type KafkaSettings = PipelineConfig["kafka"];
@@ -36,18 +44,20 @@ export function kafkaOf(cluster: KafkaCluster): Kafka {
 /** The configured Kafka cluster: hands out connected admin clients and producers. */
 export class KafkaCluster {
   readonly #settings: KafkaSettings;
+  readonly #config: KafkaConfig;
   readonly #kafka: Kafka;
 
   static {
     kafkaOfCluster = (cluster) => cluster.#kafka;
   }
 
+  /** Reads kafka.tls's PEM files: a missing or unusable one is a UserError naming its key. */
   constructor(settings: KafkaSettings, options: ClusterOptions = {}) {
     filterKafkajsTimerWarning();
     // Topics written by other producers may hold snappy, lz4 or zstd batches.
     registerCodecs();
     this.#settings = settings;
-    const config: KafkaConfig = {
+    this.#config = {
       clientId: settings.clientId,
       brokers: [...settings.brokers],
       connectionTimeout: settings.connectionTimeoutMs,
@@ -55,24 +65,43 @@ export class KafkaCluster {
       retry: { retries: options.retries ?? 3, initialRetryTime: 200, maxRetryTime: 2000 },
       logLevel: options.onLog ? logLevel.INFO : logLevel.NOTHING,
       logCreator: options.onLog ? logCreator(options.onLog) : () => () => {},
+      // The admin, the producers and the consumer all come from this one client.
+      ssl: tlsOptions(settings),
+      // A rejected login is final in kafkajs (never retried): it fails within a round trip.
+      sasl: saslOptions(settings),
     };
-    this.#kafka = new Kafka(config);
+    this.#kafka = new Kafka(this.#config);
   }
 
   /**
    * Connects an admin client and checks that the cluster answers a metadata request within
-   * `deadlineMs`; any failure becomes one brokerError line.
+   * `deadlineMs`; any failure becomes one brokerError line. A TLS or SASL mistake fails
+   * within a round trip, without the retries.
    */
   async connectAdmin(deadlineMs = 12_000): Promise<TopicAdmin> {
-    const admin = this.#kafka.admin();
     // A port that accepts connections but never answers lets kafkajs' connect() resolve after
     // its request timeout; only the first real request fails, with a bare "Broker not connected".
+    // A SASL listener, too, accepts a connection without a login and closes it at that request.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${deadlineMs} ms`)), deadlineMs);
     });
+    const answers = (client: Admin) =>
+      Promise.race([client.connect().then(() => client.describeCluster()), deadline]);
+    // kafkajs retries TLS failures like any connection error, backing off for seconds; they
+    // fail alike every time, so one attempt without retries finds them first.
+    const probe = new Kafka({ ...this.#config, retry: { ...this.#config.retry, retries: 0 } })
+      .admin();
+    const admin = this.#kafka.admin();
     try {
-      await Promise.race([admin.connect().then(() => admin.describeCluster()), deadline]);
+      try {
+        await answers(probe);
+      } catch (error) {
+        if (securityProblem(this.#settings, error)) throw error;
+      } finally {
+        probe.disconnect().catch(() => {});
+      }
+      await answers(admin);
     } catch (error) {
       admin.disconnect().catch(() => {});
       throw brokerError(this.#settings, error);
@@ -100,15 +129,20 @@ export class KafkaCluster {
   }
 }
 
-/** Turns a connection failure into one actionable line naming the bootstrap servers. */
+/**
+ * Turns a connection failure into one actionable line naming the bootstrap servers: what a
+ * TLS or SASL failure means and the key that fixes it, else where to check the broker. The
+ * SASL password never appears.
+ */
 export function brokerError(settings: KafkaSettings, error: unknown): UserError {
+  const where = settings.brokers.join(",");
+  const security = securityProblem(settings, error);
   // One line on purpose: the fix is part of the message, not a second "hint:" line.
-  return new UserError(
-    `Cannot reach Kafka at ${settings.brokers.join(",")}: ${errorText(error)} (check ` +
-      "kafka.brokers in pipeline.yaml or $KAFKA_BROKERS, and that the broker runs: deno task " +
-      "services status)",
-    { cause: error },
-  );
+  const message = security
+    ? `Cannot connect to Kafka at ${where}: ${security}`
+    : `Cannot reach Kafka at ${where}: ${errorText(error)} (check kafka.brokers in ` +
+      "pipeline.yaml or $KAFKA_BROKERS, and that the broker runs: deno task services status)";
+  return new UserError(maskPassword(settings, message), { cause: error });
 }
 
 /** Is this a failure to connect to the cluster (as opposed to a protocol error)? */
