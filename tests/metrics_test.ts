@@ -312,7 +312,10 @@ Deno.test("the consumer's metrics count a batch under bounded labels", () => {
   assert.equal(value("pipeline_dead_letters_total", { reason: "invalid_json" }).value, "1");
   assert.equal(value("pipeline_dead_letters_total", { reason: "wrong_type" }).value, "0");
   // 50 distinct reason texts, one series: the label set is closed.
-  assert.equal(families.get("pipeline_dead_letters_total")!.metrics.length, 14);
+  assert.equal(
+    families.get("pipeline_dead_letters_total")!.metrics.length,
+    DEAD_LETTER_REASONS.length,
+  );
   assert.equal(value("pipeline_retries_total", { cause: "db_deadlock" }).value, "1");
   assert.equal(value("pipeline_retries_total", { cause: "other" }).value, "1");
   assert.equal(value("pipeline_batch_size_events").sum, "53");
