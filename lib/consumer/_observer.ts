@@ -31,7 +31,8 @@ export class Observer {
   readonly #options: ObserverOptions;
   readonly #status: StatusLine | undefined;
   #paused = false;
-  #lag: number | undefined;
+  /** The last lag measured, and how many messages had been handled then. */
+  #lag: { total: number; handled: number } | undefined;
   #stats: ConsumeStats | undefined;
 
   constructor(config: PipelineConfig, options: ObserverOptions) {
@@ -111,7 +112,7 @@ export class Observer {
 
   /** A lag measurement: the metrics, the status line, and whether event lines pause. */
   lag(total: number, perPartition: ReadonlyMap<number, number>): void {
-    this.#lag = total;
+    this.#lag = { total, handled: this.#stats?.messages ?? 0 };
     this.#options.metrics?.lagMeasured(perPartition);
     this.#drawStatus();
     const limit = this.#config.consumer.quietBacklog;
@@ -153,7 +154,9 @@ export class Observer {
   #drawStatus(): void {
     const s = this.#stats;
     if (!this.#status || !s) return;
-    this.#status.update({ applied: s.messages, lag: this.#lag, deadLetters: s.deadLettered });
+    // Between two measurements, what was handled since the last one is no longer behind.
+    const lag = this.#lag && Math.max(0, this.#lag.total - (s.messages - this.#lag.handled));
+    this.#status.update({ applied: s.messages, lag, deadLetters: s.deadLettered });
   }
 }
 
