@@ -68,9 +68,7 @@ export class Observer {
       duplicates: c.consumer.duplicates,
       metrics: info.http,
     };
-    const text = Object.entries(fields).filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${v}`).join(" ");
-    log(`Consumer: ${text}`, undefined);
+    log("Consumer settings:", fields);
     this.#options.metrics?.modelLoaded(info.modelVersion);
   }
 
