@@ -78,7 +78,7 @@ Deno.test("services status shows both running services and exits 0", async () =>
     result.stdout,
     new RegExp(`^kafka +up +${broker.replaceAll(".", "\\.")} +1 broker`, "m"),
   );
-  assert.match(result.stdout, /^mariadb +up +mysql:\/\/.* server \d+\.\d+/m);
+  assert.match(result.stdout, /^mariadb +up +mysql:\/\/.* server \d+\.\d+.*; login ok/m);
 });
 
 Deno.test("services status exits 1 for a port held by something else and masks the password", async () => {
@@ -99,6 +99,30 @@ Deno.test("services status exits 1 for a port held by something else and masks t
   } finally {
     await other.close();
   }
+});
+
+Deno.test("services status and up say the database login failed, without the password", async () => {
+  await ensureServices();
+  // The real server, greeting as usual, but a password its root user does not have.
+  const url = new URL((await loadConfig(repoConfigPath)).database.url);
+  url.password = "n0t-the-Passw0rd";
+  url.pathname = "/nothing_here";
+  const config = await writeTestConfig({ "database.url": url.toString() });
+  const status = await runEntry(script, ["status", "--config", config]);
+  assert.equal(status.code, 1, status.stdout + status.stderr);
+  assert.match(status.stdout, /^kafka +up /m);
+  assert.match(
+    status.stdout,
+    /^mariadb +DOWN +mysql:\/\/root:\*\*\*\*@127\.0\.0\.1:\d+\/nothing_here +server .*; the login failed: .*Access denied/m,
+  );
+  const up = await runEntry(script, ["up", "--config", config]);
+  assert.equal(up.code, 2, up.stderr);
+  assert.match(
+    up.stderr,
+    /^error: Cannot use the database at mysql:\/\/root:\*\*\*\*@.*: the login failed: .*Access denied/m,
+  );
+  assert.match(up.stderr, /^hint: check the user and password in database\.url/m);
+  assert.doesNotMatch(status.stdout + status.stderr + up.stdout + up.stderr, /n0t-the-Passw0rd/);
 });
 
 Deno.test("services up refuses a Kafka port held by something else; down leaves it alone", async () => {

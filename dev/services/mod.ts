@@ -10,6 +10,7 @@ import { maskUrl, type PipelineConfig } from "../../lib/config/mod.ts";
 import { reportError } from "../../lib/cli/mod.ts";
 import { UserError } from "../../lib/errors/mod.ts";
 import { KafkaCluster } from "../../lib/kafka/mod.ts";
+import { checkLogin } from "../../lib/db/mod.ts";
 import { debugLog, log, warn } from "../../lib/log/mod.ts";
 
 const repoRoot = resolve(import.meta.dirname!, "..", "..");
@@ -217,9 +218,29 @@ async function kafkaStatus(settings: PipelineConfig["kafka"]): Promise<ServiceSt
 async function mariaDbStatus(url: string): Promise<ServiceStatus> {
   const address = maskUrl(url);
   const greeting = await mysqlGreeting(databaseEndpoint(url), 2000);
-  return "version" in greeting
-    ? { name: "mariadb", up: true, address, detail: `server ${greeting.version}` }
-    : { name: "mariadb", up: false, address, detail: greeting.problem };
+  if (!("version" in greeting)) {
+    return { name: "mariadb", up: false, address, detail: greeting.problem };
+  }
+  // A greeting proves a server, not that database.url's user may use it.
+  const server = `server ${greeting.version}`;
+  const login = await checkLogin(url);
+  if (!login.ok) {
+    return { name: "mariadb", up: false, address, detail: `${server}; ${login.problem}` };
+  }
+  const database = login.databaseExists
+    ? "login ok"
+    : "login ok; the database does not exist yet (the first command that opens it creates it)";
+  return { name: "mariadb", up: true, address, detail: `${server}; ${database}` };
+}
+
+/** Throws a UserError when database.url's user cannot log in to a server that answers. */
+async function requireLogin(url: string): Promise<void> {
+  const login = await checkLogin(url);
+  if (!login.ok) {
+    throw new UserError(`Cannot use the database at ${maskUrl(url)}: ${login.problem}`, {
+      hint: "check the user and password in database.url (or $DATABASE_URL)",
+    });
+  }
 }
 
 /** Asks the broker for the cluster's metadata: proof that Kafka, not just a port, answers. */
@@ -598,6 +619,7 @@ async function ensureMariaDb(url: string, timeoutMs: number): Promise<void> {
   const address = formatEndpoint(endpoint);
   const first = await mysqlGreeting(endpoint, 3000);
   if ("version" in first) {
+    await requireLogin(url);
     log(`mariadb: ${address} answers (server ${first.version}); using it`);
     return;
   }
@@ -637,6 +659,7 @@ async function ensureMariaDb(url: string, timeoutMs: number): Promise<void> {
     last = await mysqlGreeting(endpoint, 2000);
     if ("version" in last) {
       log(`mariadb: ${address} answers (server ${last.version}) after ${seconds(started)} s`);
+      await requireLogin(url);
       return;
     }
     // start-stop-daemon --status: 0 running, 3 not running.
