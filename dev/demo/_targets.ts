@@ -84,7 +84,7 @@ export function describeTargets(targets: DemoTargets): string[] {
     `group "${targets.group}" and database ${maskUrl(targets.databaseUrl)}`,
     targets.owned
       ? "empties and deletes only these; pipeline.yaml's topic, group and database stay as they are"
-      : `empties database "${targets.database}" and resets topic "${targets.topic}"; ` +
-        `group "${targets.group}" is never deleted`,
+      : `resets topic "${targets.topic}" and, without --keep-data, empties database ` +
+        `"${targets.database}"; group "${targets.group}" is never deleted`,
   ];
 }
