@@ -1,5 +1,5 @@
 /** `deno task generate`: writes synthetic order events as JSON Lines. */
-import { numberFlag, parseFlags, runMain, UsageError } from "../lib/cli/mod.ts";
+import { numberFlag, parseFlags, runMain, UsageError, UserError } from "../lib/cli/mod.ts";
 import { loadConfig } from "../lib/config/mod.ts";
 import { writeEventsFile } from "../dev/generator/mod.ts";
 import { log, out } from "../lib/log/mod.ts";
@@ -14,6 +14,7 @@ OPTIONS
   --events N            lines to write (default 2000)
   --seed S              integer seed; same seed and options give the same bytes (default 42)
   --out PATH            output file, "-" for stdout (default: producer.file in pipeline.yaml)
+  --force               overwrite the output file if it exists (without it: exit 2)
   --customers N         size of the customer pool (default: 40% of --events)
   --duplicates F        fraction of lines repeating an earlier event exactly (default 0)
   --missing-optional F  fraction of events lacking 1-3 optional fields (default 0)
@@ -23,7 +24,11 @@ OPTIONS
   -h, --help            show this help
 
 Returns are drawn from the ground-truth probability trueReturnProbability() in
-lib/generate.ts; the summary on stderr prints the observed and expected return rates.`;
+dev/generator/mod.ts; the summary on stderr prints the observed and expected return rates.
+
+EXIT CODES
+  0  written
+  2  usage error, or the output file exists and --force was not given`;
 
 function fractionFlag(name: string, value: string | undefined): number {
   const n = numberFlag(name, value) ?? 0;
@@ -40,6 +45,7 @@ async function main(): Promise<number> {
     duplicates: { type: "string" },
     "missing-optional": { type: "string" },
     malformed: { type: "string" },
+    force: { type: "boolean" },
   });
   if (values.help) {
     out(HELP);
@@ -55,7 +61,14 @@ async function main(): Promise<number> {
   };
   const path = values.out ?? (await loadConfig(values.config)).producer.file;
   const started = performance.now();
-  const stats = await writeEventsFile(path, options);
+  const stats = await writeEventsFile(path, options, { overwrite: values.force }).catch((error) => {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    // The shipped sample is tracked: a second run must not silently replace it.
+    throw new UserError(
+      `Cannot write ${displayPath(path)}: the file exists; pass --force to overwrite it ` +
+        `(or --out PATH to write a new file)`,
+    );
+  });
   const seconds = (performance.now() - started) / 1000;
   const shown = path === "-" ? "stdout" : displayPath(path);
   const pct = (n: number, d: number) => d ? `${(100 * n / d).toFixed(1)}%` : "n/a";

@@ -18,7 +18,8 @@ COMMANDS:
           (/usr/sbin/mariadbd), then wait until both answer.
   down    Stop the broker that \`up\` started for the configured address (SIGTERM, then
           wait). Anything this project did not start is left alone; MariaDB keeps running.
-  status  Print what answers where. Exit code 0 if both services answer, 1 otherwise.
+  status  Print what answers where, and whether database.url's user can log in. Exit
+          code 0 if both services answer and the login works, 1 otherwise.
 
 OPTIONS:
   --config PATH        pipeline file (default: $PIPELINE_CONFIG or ./pipeline.yaml)
@@ -27,8 +28,10 @@ OPTIONS:
 
 EXIT CODES:
   0  ok
-  1  status: a service does not answer; any command: an unexpected failure
-  2  usage or config error; up: a service that cannot be reached, used or started`;
+  1  status: a service does not answer, or the database login fails; any command: an
+     unexpected failure
+  2  usage or config error; up: a service that cannot be reached, used or started (a
+     database whose login fails included)`;
 
 const commands = ["up", "down", "status"] as const;
 

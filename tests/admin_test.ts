@@ -235,11 +235,14 @@ Deno.test("admin reset empties the topic with the configured layout and keeps th
     assert.match(refused.stderr, /^error: Cannot reset topic .*the cluster has 1\n/);
     assert.equal((await seen(topic))[0].messages, 1);
 
-    // A missing topic is simply created.
-    await admin(["delete", "--config", config]);
+    // A missing topic is simply created; a missing dead-letter topic is not said to be kept.
+    await admin(["delete", "--config", config, "--with-dlq"]);
     const fromNothing = await admin(["reset", "--config", config]);
     assert.equal(fromNothing.code, 0, fromNothing.stderr);
     assert.match(fromNothing.stderr, /did not exist/);
+    assert.match(fromNothing.stderr, new RegExp(`dead-letter topic "${dlq}" does not exist`));
+    assert.doesNotMatch(fromNothing.stderr, /kept \(--with-dlq/);
+    assert.equal(await partitionsSeen(dlq), 0, "reset without --with-dlq does not create it");
     assert.equal(await partitionsSeen(topic), 3);
   } finally {
     await cleanup(config);

@@ -526,25 +526,179 @@ Deno.test("consumer.ts --max-events stops after N messages and the next run take
   });
 });
 
-Deno.test("demo.ts runs the guide end to end on its config, and again on a rerun", async () => {
-  await withPipeline({}, async (setup) => {
-    // The sample file is missing: the demo generates it.
-    const sample = join(setup.dir, "sample.jsonl");
-    const configPath = join(setup.dir, "demo.yaml");
-    await Deno.writeTextFile(
-      configPath,
-      (await Deno.readTextFile(setup.configPath)).replace(/file: .*/, `file: ${sample}`),
+/**
+ * Committed offsets of a group as Kafka's own tool lists them, "topic:partition" -> offset;
+ * null when the tool does not know the group.
+ */
+async function groupOffsetsByTool(group: string): Promise<Record<string, string> | null> {
+  const text = await tools.run("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", [
+    "--bootstrap-server",
+    tools.bootstrap,
+    "--describe",
+    "--group",
+    group,
+    "--offsets",
+  ]);
+  // The tool prints its errors on stdout and exits 0.
+  if (text.includes("GroupIdNotFoundException")) return null;
+  if (/^Error:/m.test(text)) throw new Error(`Cannot describe group "${group}": ${text.trim()}`);
+  const offsets: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const [name, topic, partition, offset] = line.trim().split(/\s+/);
+    if (name === group && /^\d+$/.test(partition)) offsets[`${topic}:${partition}`] = offset;
+  }
+  return offsets;
+}
+
+/** What the demo owns for this setup's config: names written out, not derived by its code. */
+function demoNames(setup: Setup) {
+  const topic = setup.config.kafka.topic;
+  return {
+    topic: `${topic}_demo`,
+    deadLetterTopic: `${topic}_demo.dlq`,
+    group: `${topic}_group_demo`,
+    database: `${topic}_demo`,
+  };
+}
+
+/** A config of the setup's whose sample file does not exist yet; the demo's leftovers removed. */
+async function withDemo(setup: Setup, test: (configPath: string) => Promise<void>) {
+  const sample = join(setup.dir, "sample.jsonl");
+  const configPath = join(setup.dir, "demo.yaml");
+  await Deno.writeTextFile(
+    configPath,
+    (await Deno.readTextFile(setup.configPath)).replace(/file: .*/, `file: ${sample}`),
+  );
+  const own = demoNames(setup);
+  try {
+    await test(configPath);
+  } finally {
+    await tools.deleteTopics([own.topic, own.deadLetterTopic]);
+    await dropDatabase(own.database);
+    const admin = await new KafkaCluster(setup.config.kafka).connectAdmin();
+    await admin.deleteGroup(own.group).finally(() => admin.close());
+  }
+}
+
+/** Asked on a connection of its own: the setup's database may not exist. */
+async function databaseExists(name: string): Promise<boolean> {
+  const url = new URL((await loadConfig(join(repoRoot, "pipeline.yaml"))).database.url);
+  url.pathname = "/";
+  const connection = await mysql.createConnection({ uri: url.toString() });
+  try {
+    const [rows] = await connection.query(
+      "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+      [name],
     );
-    for (const run of [1, 2]) {
+    return (rows as unknown[]).length === 1;
+  } finally {
+    await connection.end();
+  }
+}
+
+Deno.test("demo.ts runs the guide end to end on its own names, and again on a rerun", async () => {
+  await withPipeline({}, async (setup) => {
+    await withDemo(setup, async (configPath) => {
+      const own = demoNames(setup);
+      for (const run of [1, 2]) {
+        // The sample file is missing at the first run: the demo generates it.
+        const args = ["--config", configPath, "--events", "400", ...(run === 2 ? ["--clean"] : [])];
+        const result = await runEntry("tasks/demo.ts", args);
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(
+          result.stderr,
+          run === 1 ? /demo: generated .*400 events/ : /exists; using it/,
+        );
+        assert.match(result.stderr, /demo: emptied table_predictions/);
+        assert.match(result.stdout, /^SELECT COUNT\(\*\) FROM table_events; +400$/m);
+        assert.match(result.stdout, /^SELECT COUNT\(\*\) FROM table_predictions; +400$/m);
+        assert.ok(result.stdout.includes("ORDER BY event_id DESC\nLIMIT 10;\nevent_id"));
+        assert.equal(lines(result.stdout, "[DONE]").length, 1);
+        assert.equal(done(result.stdout).ingested, 400);
+        assert.ok(
+          result.stderr.includes(
+            `demo: uses its own topic "${own.topic}", dead-letter topic "${own.deadLetterTopic}", ` +
+              `group "${own.group}" and database mysql://root@127.0.0.1:3306/${own.database}`,
+          ),
+          result.stderr,
+        );
+        assert.equal(await databaseExists(own.database), run === 1);
+      }
+      // --clean removed what the demo owned, and only that.
+      const topics = await tools.topicNames();
+      assert.deepEqual([own.topic, own.deadLetterTopic].filter((t) => topics.includes(t)), []);
+      assert.ok(topics.includes(setup.config.kafka.topic));
+      assert.equal(await groupOffsetsByTool(own.group), null);
+    });
+  });
+});
+
+Deno.test("demo.ts leaves pipeline.yaml's group offsets, topic and tables as they are", async () => {
+  await withPipeline({}, async (setup) => {
+    // pipeline.yaml's pipeline has consumed 300 events: rows stored, offsets committed.
+    const file = join(setup.dir, "events.jsonl");
+    await writeEventsFile(file, { events: 300, seed: 9 });
+    await produceFile(setup, file);
+    const consumed = await consume(setup, "--until-idle", "1000", "--quiet");
+    assert.equal(consumed.code, 0, consumed.stderr);
+    const group = setup.config.kafka.consumerGroup;
+    const offsets = await groupOffsetsByTool(group);
+    assert.equal(Object.values(offsets ?? {}).reduce((sum, o) => sum + Number(o), 0), 300);
+    const rows = await counts(setup);
+    assert.equal(rows.table_events, 300);
+
+    await withDemo(setup, async (configPath) => {
       const result = await runEntry("tasks/demo.ts", ["--config", configPath, "--events", "400"]);
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stderr, run === 1 ? /demo: generated .*400 events/ : /exists; using it/);
-      assert.match(result.stderr, /demo: emptied table_predictions/);
-      assert.match(result.stdout, /^SELECT COUNT\(\*\) FROM table_events; +400$/m);
-      assert.match(result.stdout, /^SELECT COUNT\(\*\) FROM table_predictions; +400$/m);
-      assert.ok(result.stdout.includes("ORDER BY event_id DESC\nLIMIT 10;\nevent_id"));
-      assert.equal(lines(result.stdout, "[DONE]").length, 1);
       assert.equal(done(result.stdout).ingested, 400);
+    });
+
+    assert.deepEqual(await groupOffsetsByTool(group), offsets);
+    assert.deepEqual(await counts(setup), rows);
+    assert.equal(await tools.highWatermark(setup.config.kafka.topic), 300n);
+  });
+});
+
+Deno.test("demo.ts --use-configured runs on pipeline.yaml's names and keeps its group", async () => {
+  await withPipeline({}, async (setup) => {
+    const { topic, consumerGroup: group } = setup.config.kafka;
+    // The group's offset on another topic would be lost if the demo deleted the group.
+    const other = `${topic}_other`;
+    await tools.createTopic(other, 1);
+    try {
+      await tools.produce(other, ["a", "b"]);
+      await tools.setGroupOffset(group, other, 0, 1n);
+      await withDemo(setup, async (configPath) => {
+        const result = await runEntry("tasks/demo.ts", [
+          "--config",
+          configPath,
+          "--events",
+          "400",
+          "--use-configured",
+        ]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(done(result.stdout).ingested, 400);
+        assert.match(result.stderr, new RegExp(`group "${group}" kept`));
+        assert.equal(await databaseExists(demoNames(setup).database), false);
+      });
+      assert.equal((await counts(setup)).table_events, 400);
+      const offsets = await groupOffsetsByTool(group) ?? {};
+      assert.equal(offsets[`${other}:0`], "1");
+      const onTopic = Object.entries(offsets).filter(([k]) => k.startsWith(`${topic}:`));
+      assert.equal(onTopic.reduce((sum, [, o]) => sum + Number(o), 0), 400);
+    } finally {
+      await tools.deleteTopics([other]);
     }
   });
+});
+
+Deno.test("demo.ts refuses --clean with --use-configured (exit 2)", async () => {
+  const result = await runEntry("tasks/demo.ts", [
+    "--config",
+    await writeTestConfig(),
+    "--clean",
+    "--use-configured",
+  ]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /^error: Cannot combine --clean with --use-configured/m);
 });

@@ -180,6 +180,31 @@ Deno.test("deno task generate writes byte-identical files for the same seed", as
   }
 });
 
+Deno.test("deno task generate refuses to overwrite a file without --force (exit 2)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/events.jsonl`;
+    await Deno.writeTextFile(file, "kept\n");
+    const refused = await runGenerate(["--events", "5", "--out", file]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.equal(
+      refused.stderr.trim().split("\n").filter((l) => l.startsWith("error:")).length,
+      1,
+      refused.stderr,
+    );
+    assert.match(
+      refused.stderr,
+      /^error: Cannot write .*events\.jsonl: the file exists; .*--force/m,
+    );
+    assert.equal(await Deno.readTextFile(file), "kept\n");
+    const forced = await runGenerate(["--events", "5", "--out", file, "--force"]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal((await Deno.readTextFile(file)).split("\n").length, 6);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("deno task generate rejects a fraction above 1 with exit code 2", async () => {
   const result = await runGenerate(["--malformed", "1.5", "--out", "-"]);
   assert.equal(result.code, 2);

@@ -1,17 +1,28 @@
 /**
- * `deno task demo`: the guide's whole walk-through in one command, on the topic and the
- * database of pipeline.yaml: services up, migrate, sample data, reset, consume while
- * producing, then the guide's §8.2 checks.
+ * `deno task demo`: the guide's whole walk-through in one command: services up, migrate,
+ * sample data, reset, consume while producing, then the guide's §8.2 checks. By default on a
+ * topic, group and database of its own (_targets.ts); pipeline.yaml's only when asked.
  */
 import { dirname } from "node:path";
 import { maskUrl, type PipelineConfig } from "../../lib/config/mod.ts";
+import { UserError } from "../../lib/errors/mod.ts";
 import { debugLog, log, out } from "../../lib/log/mod.ts";
 import { servicesDown, servicesStatus, servicesUp } from "../services/mod.ts";
-import { emptyTables, forgetStoredOffsets, guideChecks, openDatabase } from "../../lib/db/mod.ts";
+import {
+  dropDatabase,
+  emptyTables,
+  forgetStoredOffsets,
+  guideChecks,
+  openDatabase,
+} from "../../lib/db/mod.ts";
 import { writeEventsFile } from "../generator/mod.ts";
-import { KafkaCluster } from "../../lib/kafka/mod.ts";
+import { KafkaCluster, type TopicAdmin } from "../../lib/kafka/mod.ts";
 import { produceFile, summarize } from "../../lib/producer/mod.ts";
-import { consume, consumeSettings } from "../../lib/consumer/mod.ts";
+import { consume } from "../../lib/consumer/mod.ts";
+import { demoConfig, type DemoTargets, demoTargets, describeTargets } from "./_targets.ts";
+
+export { DEMO_SUFFIX, demoConfig, demoTargets } from "./_targets.ts";
+export type { DemoTargets } from "./_targets.ts";
 
 /** Options of runDemo(). */
 export interface DemoOptions {
@@ -23,35 +34,75 @@ export interface DemoOptions {
   readonly verbose?: boolean;
   /** Events generated when the sample file is missing. */
   readonly events?: number;
+  /** Run on pipeline.yaml's topic, group and database instead of the demo's own. */
+  readonly useConfigured?: boolean;
+  /** Remove the demo's own topics, group and database at the end (not with useConfigured). */
+  readonly clean?: boolean;
 }
 
 /** Runs the demo; returns the exit code (1 when not every produced event was accounted for). */
-export async function runDemo(config: PipelineConfig, options: DemoOptions = {}): Promise<number> {
+export async function runDemo(base: PipelineConfig, options: DemoOptions = {}): Promise<number> {
   const step = (text: string) => log(`demo: ${text}`);
-  const { topic, group, deadLetterTopic } = consumeSettings(config, {});
+  if (options.clean && options.useConfigured) {
+    throw new UserError("Cannot combine --clean with --use-configured", {
+      hint: "--clean removes only the demo's own topic, group and database",
+    });
+  }
+  const targets = demoTargets(base, options.useConfigured);
+  const config = demoConfig(base, targets);
+  const { topic, group, deadLetterTopic } = targets;
+  for (const line of describeTargets(targets)) step(line);
 
-  const before = await servicesStatus(config);
+  const before = await servicesStatus(base);
   const kafkaWasUp = before.find((s) => s.name === "kafka")?.up ?? false;
-  await servicesUp(config);
+  await servicesUp(base);
   step("Kafka and MariaDB answer");
 
-  const db = await openDatabase(config);
+  const admin = await new KafkaCluster(config.kafka, { onLog: debugLog() }).connectAdmin();
   try {
-    step(`database ${maskUrl(config.database.url)} migrated`);
-    if (options.keepData) {
-      step("tables kept as they are (--keep-data): already stored events count as duplicates");
-    } else {
-      // The guide's §9.1 remedy for a rerun: empty the tables, reset the topic.
-      await emptyTables(db);
-      step(
-        "emptied table_predictions, table_events, table_orders, table_customers (the guide's §9.1)",
+    // Checked before anything changes: a live member would take partitions and their events.
+    const { members } = await admin.groupState(group);
+    if (members > 0) {
+      throw new UserError(
+        `Cannot run the demo with consumer group "${group}": ${members} consumer(s) are in it`,
+        { hint: "stop them first, or run the demo without --use-configured" },
       );
     }
-    // The topic is reset below: offsets stored for the old one would mark new messages as applied.
-    const forgotten = await forgetStoredOffsets(db, topic);
-    step(`forgot ${forgotten} consumed offset(s) stored for "${topic}"`);
+  } catch (error) {
+    await admin.close();
+    throw error;
+  }
+
+  try {
+    const db = await openDatabase(config);
+    try {
+      step(`database ${maskUrl(targets.databaseUrl)} migrated`);
+      if (options.keepData) {
+        step("tables kept as they are (--keep-data): already stored events count as duplicates");
+      } else {
+        // The guide's §9.1 remedy for a rerun: empty the tables, reset the topic.
+        await emptyTables(db);
+        step(
+          "emptied table_predictions, table_events, table_orders, table_customers (the guide's §9.1)",
+        );
+      }
+      // The topic is reset below: offsets stored for the old one would mark new messages applied.
+      const forgotten = await forgetStoredOffsets(db, topic);
+      step(`forgot ${forgotten} consumed offset(s) stored for "${topic}"`);
+    } finally {
+      await db.close();
+    }
+
+    await resetTopics(admin, config, targets);
+    step(
+      `topic "${topic}" reset (${config.kafka.partitions} partition(s), empty), ` +
+        `dead-letter topic "${deadLetterTopic}" removed, ` +
+        (targets.owned
+          ? `group "${group}" deleted`
+          : `group "${group}" kept (Kafka dropped its offsets of the deleted topic only)`),
+    );
   } finally {
-    await db.close();
+    await admin.close();
   }
 
   const file = config.producer.file;
@@ -62,29 +113,6 @@ export async function runDemo(config: PipelineConfig, options: DemoOptions = {})
     await Deno.mkdir(dirname(file), { recursive: true });
     const stats = await writeEventsFile(file, { events: options.events ?? 2000, seed: 42 });
     step(`generated ${file}: ${stats.events} events (seed 42)`);
-  }
-
-  const admin = await new KafkaCluster(config.kafka, { onLog: debugLog() }).connectAdmin();
-  try {
-    for (const name of [topic, deadLetterTopic]) {
-      if (await admin.deleteTopic(name, config.kafka.requestTimeoutMs)) {
-        await admin.waitTopicGone(name, 30_000);
-      }
-    }
-    await admin.recreateTopic({
-      topic,
-      partitions: config.kafka.partitions,
-      replicationFactor: config.kafka.replicationFactor,
-      timeoutMs: 30_000,
-    });
-    // Offsets committed for the old topic must not steer the new one.
-    await admin.deleteGroup(group).catch(() => {});
-    step(
-      `topic "${topic}" reset (${config.kafka.partitions} partition(s), empty), ` +
-        `dead-letter topic "${deadLetterTopic}" removed, group "${group}" offsets cleared`,
-    );
-  } finally {
-    await admin.close();
   }
 
   step("starting the consumer, then the producer");
@@ -127,11 +155,71 @@ export async function runDemo(config: PipelineConfig, options: DemoOptions = {})
     await check.close();
   }
 
+  if (options.clean) {
+    await removeOwned(config, targets);
+    step(
+      `removed topics "${topic}" and "${deadLetterTopic}", group "${group}" and database ` +
+        `"${targets.database}" (--clean)`,
+    );
+  } else if (targets.owned) {
+    step(
+      `kept topic "${topic}" and database "${targets.database}" to look at; --clean removes them`,
+    );
+  }
+
   if (!kafkaWasUp && !options.keepServices) {
     step("stopping the Kafka broker the demo started (--keep-services leaves it running)");
-    await servicesDown(config);
+    await servicesDown(base);
   }
   return handled === sent ? 0 : 1;
+}
+
+/**
+ * Deletes and recreates the topic, deletes the dead-letter topic, and makes sure the group
+ * starts from the beginning: the demo's own group is deleted; pipeline.yaml's group is never
+ * deleted (that would drop its offsets on every other topic), Kafka having dropped its
+ * offsets of the deleted topic already.
+ */
+async function resetTopics(admin: TopicAdmin, config: PipelineConfig, targets: DemoTargets) {
+  const { topic, deadLetterTopic, group } = targets;
+  for (const name of [topic, deadLetterTopic]) {
+    if (await admin.deleteTopic(name, config.kafka.requestTimeoutMs)) {
+      await admin.waitTopicGone(name, 30_000);
+    }
+  }
+  await admin.recreateTopic({
+    topic,
+    partitions: config.kafka.partitions,
+    replicationFactor: config.kafka.replicationFactor,
+    timeoutMs: 30_000,
+  });
+  if (targets.owned) {
+    await admin.deleteGroup(group);
+    return;
+  }
+  const left = await admin.groupOffsets(group, topic);
+  if (left.size) {
+    throw new UserError(
+      `Cannot run the demo with consumer group "${group}": it still has offsets committed on ` +
+        `the recreated topic "${topic}" (partitions ${[...left.keys()].join(", ")})`,
+      { hint: "run the demo without --use-configured, which uses a group of its own" },
+    );
+  }
+}
+
+/** Removes the demo's own topics, group and database. */
+async function removeOwned(config: PipelineConfig, targets: DemoTargets) {
+  if (!targets.owned) throw new Error("Cannot remove pipeline.yaml's topic, group or database");
+  const admin = await new KafkaCluster(config.kafka, { onLog: debugLog() }).connectAdmin();
+  try {
+    for (const name of [targets.topic, targets.deadLetterTopic]) {
+      await admin.deleteTopic(name, config.kafka.requestTimeoutMs);
+    }
+    await admin.deleteGroup(targets.group);
+  } finally {
+    await admin.close();
+  }
+  await dropDatabase(targets.databaseUrl);
 }
 
 function table(rows: Record<string, unknown>[]): string {

@@ -349,16 +349,22 @@ export function emptyStats(): GenerateStats {
   };
 }
 
-/** Writes generated lines to a file (or stdout for "-") in constant memory. */
+/**
+ * Writes generated lines to a file (or stdout for "-") in constant memory. An existing file
+ * is replaced only with `overwrite`; otherwise Deno.errors.AlreadyExists is thrown and the
+ * file is left as it was.
+ */
 export async function writeEventsFile(
   path: string,
   options: GenerateOptions,
+  { overwrite = false }: { overwrite?: boolean } = {},
 ): Promise<GenerateStats> {
   const stats = emptyStats();
   const toStdout = path === "-";
-  const file = toStdout
-    ? Deno.stdout
-    : await Deno.open(path, { write: true, create: true, truncate: true });
+  const file = toStdout ? Deno.stdout : await Deno.open(
+    path,
+    overwrite ? { write: true, create: true, truncate: true } : { write: true, createNew: true },
+  );
   const encoder = new TextEncoder();
   const writeAll = async (bytes: Uint8Array) => {
     let done = 0;

@@ -10,6 +10,7 @@ import { maskUrl, type PipelineConfig } from "../../lib/config/mod.ts";
 import { reportError } from "../../lib/cli/mod.ts";
 import { UserError } from "../../lib/errors/mod.ts";
 import { KafkaCluster } from "../../lib/kafka/mod.ts";
+import { checkLogin } from "../../lib/db/mod.ts";
 import { debugLog, log, warn } from "../../lib/log/mod.ts";
 import { randomClusterId } from "./_cluster_id.ts";
 
@@ -146,7 +147,7 @@ export async function servicesUp(config: PipelineConfig, options: UpOptions = {}
   // Both may take seconds to start: start them side by side.
   const results = await Promise.allSettled([
     ensureKafka(config.kafka, timeoutMs),
-    ensureMariaDb(config.database.url, timeoutMs),
+    ensureMariaDb(config.database, timeoutMs),
   ]);
   const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason);
   // Both can fail: say what is wrong with the first here, the caller reports the other.
@@ -192,7 +193,7 @@ export interface ServiceStatus {
 
 /** What answers at the configured addresses. */
 export async function servicesStatus(config: PipelineConfig): Promise<ServiceStatus[]> {
-  return await Promise.all([kafkaStatus(config.kafka), mariaDbStatus(config.database.url)]);
+  return await Promise.all([kafkaStatus(config.kafka), mariaDbStatus(config.database)]);
 }
 
 async function kafkaStatus(settings: PipelineConfig["kafka"]): Promise<ServiceStatus> {
@@ -215,12 +216,37 @@ async function kafkaStatus(settings: PipelineConfig["kafka"]): Promise<ServiceSt
   }
 }
 
-async function mariaDbStatus(url: string): Promise<ServiceStatus> {
+/** The `database` section of pipeline.yaml. */
+type DatabaseSettings = PipelineConfig["database"];
+
+async function mariaDbStatus(database: DatabaseSettings): Promise<ServiceStatus> {
+  const { url } = database;
   const address = maskUrl(url);
   const greeting = await mysqlGreeting(databaseEndpoint(url), 2000);
-  return "version" in greeting
-    ? { name: "mariadb", up: true, address, detail: `server ${greeting.version}` }
-    : { name: "mariadb", up: false, address, detail: greeting.problem };
+  if (!("version" in greeting)) {
+    return { name: "mariadb", up: false, address, detail: greeting.problem };
+  }
+  // A greeting proves a server, not that database.url's user may use it.
+  const server = `server ${greeting.version}`;
+  const login = await checkLogin(database);
+  if (!login.ok) {
+    return { name: "mariadb", up: false, address, detail: `${server}; ${login.problem}` };
+  }
+  const state = login.databaseExists
+    ? "login ok"
+    : "login ok; the database does not exist yet (the first command that opens it creates it)";
+  return { name: "mariadb", up: true, address, detail: `${server}; ${state}` };
+}
+
+/** Throws a UserError when database.url's user cannot log in to a server that answers. */
+async function requireLogin(database: DatabaseSettings): Promise<void> {
+  const { url } = database;
+  const login = await checkLogin(database);
+  if (!login.ok) {
+    throw new UserError(`Cannot use the database at ${maskUrl(url)}: ${login.problem}`, {
+      hint: "check the user and password in database.url (or $DATABASE_URL)",
+    });
+  }
 }
 
 /** Asks the broker for the cluster's metadata: proof that Kafka, not just a port, answers. */
@@ -594,11 +620,13 @@ async function readPacket(conn: Deno.Conn): Promise<Uint8Array> {
   }
 }
 
-async function ensureMariaDb(url: string, timeoutMs: number): Promise<void> {
+async function ensureMariaDb(database: DatabaseSettings, timeoutMs: number): Promise<void> {
+  const { url } = database;
   const endpoint = databaseEndpoint(url);
   const address = formatEndpoint(endpoint);
   const first = await mysqlGreeting(endpoint, 3000);
   if ("version" in first) {
+    await requireLogin(database);
     log(`mariadb: ${address} answers (server ${first.version}); using it`);
     return;
   }
@@ -638,6 +666,7 @@ async function ensureMariaDb(url: string, timeoutMs: number): Promise<void> {
     last = await mysqlGreeting(endpoint, 2000);
     if ("version" in last) {
       log(`mariadb: ${address} answers (server ${last.version}) after ${seconds(started)} s`);
+      await requireLogin(database);
       return;
     }
     // start-stop-daemon --status: 0 running, 3 not running.

@@ -274,11 +274,12 @@ async function resetTopics(
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   log(`reset done in ${seconds} s`);
-  if (!request.withDlq) {
+  const dlq = deadLetterTopicOf(config, request.topic);
+  if (!request.withDlq && dlq !== request.topic) {
     log(
-      `dead-letter topic "${
-        deadLetterTopicOf(config, request.topic)
-      }" kept (--with-dlq resets it too)`,
+      (await admin.topicExists(dlq))
+        ? `dead-letter topic "${dlq}" kept (--with-dlq resets it too)`
+        : `dead-letter topic "${dlq}" does not exist (the consumer creates it when it starts)`,
     );
   }
   log(

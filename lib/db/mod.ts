@@ -6,6 +6,8 @@ export { dropDatabase, openDatabase } from "./_open.ts";
 export type { OpenOptions } from "./_open.ts";
 export type { Database, RetryHook } from "./_handle.ts";
 export { parseDatabaseUrl } from "./_target.ts";
+export { checkLogin } from "./_login.ts";
+export type { LoginCheck } from "./_login.ts";
 export type { DatabaseTarget, DatabaseTls } from "./_target.ts";
 export {
   classifyDatabaseError,
