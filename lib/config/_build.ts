@@ -38,7 +38,10 @@ class Builder {
 
   check(spec: Spec, node: Node | null, path: string): unknown {
     if (node === null || (isScalar(node) && node.value === null)) {
-      if (spec.kind === "object") return this.checkObject(spec, null, path);
+      // An optional section left empty (`shadow:`) is absent, not a section of defaults.
+      if (spec.kind === "object") {
+        return spec.optional ? undefined : this.checkObject(spec, null, path);
+      }
       return this.fail(node, path, `missing value, expected ${expectedOf(spec)}`);
     }
     switch (spec.kind) {
@@ -105,7 +108,7 @@ class Builder {
         out[name] = this.check(sub, seen.get(key)!, subPath);
       } else if ("default" in sub && sub.default !== undefined) {
         out[name] = structuredClone(sub.default);
-      } else if (sub.kind === "object" || sub.kind === "map") {
+      } else if ((sub.kind === "object" && !sub.optional) || sub.kind === "map") {
         out[name] = sub.kind === "object" ? this.checkObject(sub, null, subPath) : {};
       } else if (!sub.optional) {
         this.fail(node, subPath, `missing key, expected ${expectedOf(sub)}`);

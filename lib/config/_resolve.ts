@@ -6,7 +6,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import type { SpecConfig } from "./_pipeline_spec.ts";
 
 /**
- * The whole pipeline configuration. Unlike the file, `producer.file` and `model.path` are
+ * The whole pipeline configuration. Unlike the file, `producer.file` and the model paths are
  * absolute, `kafka.deadLetterTopic` is never empty and `kafka.brokers` has one broker each.
  */
 export interface PipelineConfig extends SpecConfig {
@@ -39,7 +39,11 @@ export function resolveConfig(config: SpecConfig, file: string): PipelineConfig 
       deadLetterTopic: kafka.deadLetterTopic || `${kafka.topic}.dlq`,
     },
     producer: { ...producer, file: relative(producer.file) },
-    model: { ...model, path: relative(model.path) },
+    model: {
+      ...model,
+      path: relative(model.path),
+      ...(model.shadow && { shadow: { ...model.shadow, path: relative(model.shadow.path) } }),
+    },
   });
 }
 
