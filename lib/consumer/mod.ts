@@ -29,8 +29,21 @@ import {
   topicPartitions,
   topicWatermarks,
 } from "../kafka/mod.ts";
-import { type Database, ingestBatch, isDataError, openDatabase, storedOffsets } from "../db/mod.ts";
-import { loadModel, type ReturnModel } from "../model/mod.ts";
+import {
+  type Database,
+  ingestBatch,
+  isDataError,
+  openDatabase,
+  storedOffsets,
+  storeShadowPredictions,
+} from "../db/mod.ts";
+import {
+  type ModelHolder,
+  type ModelLease,
+  openModelHolder,
+  openShadowScorer,
+  type ShadowScorer,
+} from "../model/mod.ts";
 import { applyBatch, type Ports, retryWarning, type Stage, type StageTimes } from "./_applier.ts";
 import { checkRecords, trustedOffset } from "./_planner.ts";
 import { Monitor } from "./_monitor.ts";
@@ -62,6 +75,8 @@ export interface ConsumeOptions {
   readonly stopTimeoutMs?: number;
   /** Told about each applied batch: where its time went (the benchmark uses it). */
   readonly onBatch?: (report: BatchReport) => void;
+  /** Any event dispatched here reloads model.path and model.shadow.path now (SIGHUP). */
+  readonly reloadModel?: EventTarget;
 }
 
 /** One applied batch: its messages, milliseconds per stage and when its transaction committed. */
@@ -97,9 +112,16 @@ export async function consume(
     );
 
   // Local checks first: a model that does not fit the mapping changes nothing anywhere.
-  const model = await loadModel(config);
-  closing("the model", () => model.close());
-  for (const warning of model.warnings) warn(warning);
+  const model = await openModelHolder(config.model, config.events, { info: log, warn }, {
+    watch: true,
+  });
+  closing("the model", () => {
+    const { swaps, rejected } = model.stats;
+    if (swaps || rejected) {
+      log(`Model ${model.version}: ${swaps} swap(s), ${rejected} file version(s) refused`);
+    }
+    return model.close();
+  });
   const kafka = createKafka(config.kafka);
   const admin = kafka.admin();
   await admin.connect().catch((error) => {
@@ -132,8 +154,22 @@ export async function consume(
     throw brokerError(config.kafka, error);
   });
   closing("the dead-letter producer", () => sink.close());
+  const shadow = await openShadowScorer(
+    config,
+    (scores) => storeShadowPredictions(db, scores),
+    { info: log, warn },
+    { watch: true },
+  );
+  if (shadow) {
+    closing("the shadow model", () => {
+      log(shadow.summary());
+      return shadow.close();
+    });
+  }
+  const reload = () => Promise.all([model.reload(), shadow?.holder.reload()]);
+  options.reloadModel?.addEventListener("reload", () => void reload());
 
-  const run = new Run(config, options, { topic, group, admin, db, model, sink });
+  const run = new Run(config, options, { topic, group, admin, db, model, shadow, sink });
   return await run.start(kafka);
 }
 
@@ -142,7 +178,8 @@ interface Parts {
   readonly group: string;
   readonly admin: Admin;
   readonly db: Database;
-  readonly model: ReturnModel;
+  readonly model: ModelHolder;
+  readonly shadow?: ShadowScorer;
   readonly sink: DeadLetterSink;
 }
 
@@ -334,13 +371,19 @@ class Run {
     const first = records[0].offset;
     const last = records[records.length - 1].offset;
     const duplicates = this.config.consumer.duplicates;
+    // One model for the whole batch, every attempt of it: a swap waits for the next batch.
+    const scorer = this.parts.model.acquire()!;
     let applied;
     try {
-      applied = await applyBatch(checked, this.#ports(partition, context, { first, last }), {
-        duplicates,
-        validateMs,
-        classify: classifyFailure,
-      });
+      applied = await applyBatch(
+        checked,
+        this.#ports(partition, context, { first, last }, scorer),
+        {
+          duplicates,
+          validateMs,
+          classify: classifyFailure,
+        },
+      );
     } catch (error) {
       if (!(error instanceof Revoked)) throw error;
       log(
@@ -348,6 +391,8 @@ class Run {
           "it will be redelivered",
       );
       return;
+    } finally {
+      scorer.release();
     }
     const committedAt = Date.now();
     const committing = performance.now();
@@ -359,6 +404,12 @@ class Run {
       )
     );
     applied.ms.kafka += performance.now() - committing;
+    // The shadow model scores what this batch wrote to table_predictions; it never throws.
+    const inserted = new Set(applied.inserted);
+    await this.parts.shadow?.score(
+      applied.plan.events.filter((e) => duplicates === "update" || inserted.has(e.id))
+        .map((e) => e.event),
+    );
     count(this.#stats, applied, records.length);
     if (this.#logEvents) {
       const lines = batchLines(partition, applied, duplicates);
@@ -377,12 +428,13 @@ class Run {
     partition: number,
     context: BatchContext,
     where: { first: bigint; last: bigint },
+    scorer: ModelLease,
   ): Ports {
-    const { db, model, sink, topic, group } = this.parts;
+    const { db, sink, topic, group } = this.parts;
     const duplicates = this.config.consumer.duplicates;
     return {
       deadLetters: { send: (letters) => sink.send({ topic, partition }, letters) },
-      scorer: model,
+      scorer,
       keepAlive: () => context.keepAlive(),
       onRetry: (error, attempt, delayMs) =>
         warn(retryWarning({ partition, ...where }, error, attempt, delayMs)),
