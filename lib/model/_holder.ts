@@ -128,7 +128,7 @@ export class ModelHolder {
       this.#refused.add(key);
       this.stats.rejected++;
       this.#notices.warn(
-        `Cannot use ${this.#role} "${displayPath(this.#spec.path)}": ${errorText(error)}; ` +
+        `Cannot use ${this.#role} "${displayPath(this.#spec.path)}": ${reason(error)}; ` +
           `scoring without it until a usable file appears`,
       );
     }
@@ -213,7 +213,7 @@ export class ModelHolder {
     } catch (error) {
       this.#refuse(
         key,
-        `Cannot swap to ${this.#role} "${displayPath(path)}": ${errorText(error)}; ${keeping}`,
+        `Cannot swap to ${this.#role} "${displayPath(path)}": ${reason(error)}; ${keeping}`,
       );
       return;
     }
@@ -310,4 +310,9 @@ async function fileKey(path: string): Promise<string> {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   return hash.digest("hex");
+}
+
+/** Why a file cannot be used, without the "Cannot use model "path":" its loader starts with. */
+function reason(error: unknown): string {
+  return errorText(error).replace(/^Cannot use model "[^"]*": /, "");
 }

@@ -23,3 +23,5 @@ export type {
 } from "./_holder.ts";
 export { openShadowScorer, ShadowScorer } from "./_shadow.ts";
 export type { ShadowScore, ShadowStats } from "./_shadow.ts";
+export { ComparisonBuilder, comparisonLines } from "./_compare.ts";
+export type { ComparedScore, Comparison, ModelMetrics } from "./_compare.ts";
