@@ -235,3 +235,21 @@ export async function publish(source: Uint8Array | string, target: string): Prom
   await Deno.writeFile(temporary, bytes);
   await Deno.rename(temporary, target);
 }
+
+/** The committed model mapping as pipeline.yaml writes it (`output`, `inputs`). */
+export async function mappingSection() {
+  const config = await loadConfig(repoConfigPath);
+  return {
+    output: { name: config.model.output.name, returned_class: config.model.output.returnedClass },
+    inputs: config.model.inputs.map((input) => ({
+      name: input.name,
+      type: input.type,
+      features: input.features.map((f) => ({
+        field: f.field,
+        encode: typeof f.encode === "object" && "oneHot" in f.encode
+          ? { one_hot: f.encode.oneHot }
+          : f.encode,
+      })),
+    })),
+  };
+}

@@ -5,6 +5,7 @@ import { writeEventsFile } from "../dev/generator/mod.ts";
 import { runEntry } from "./_helpers.ts";
 import {
   copyDefaultModel,
+  mappingSection,
   type Pipeline,
   produce,
   publish,
@@ -19,21 +20,7 @@ import {
 
 /** The committed mapping, written out for model.shadow (same inputs, same output). */
 async function shadowSection(path: string) {
-  const config = await loadConfig(join(import.meta.dirname!, "..", "pipeline.yaml"));
-  return {
-    path,
-    output: { name: config.model.output.name, returned_class: config.model.output.returnedClass },
-    inputs: config.model.inputs.map((input) => ({
-      name: input.name,
-      type: input.type,
-      features: input.features.map((f) => ({
-        field: f.field,
-        encode: typeof f.encode === "object" && "oneHot" in f.encode
-          ? { one_hot: f.encode.oneHot }
-          : f.encode,
-      })),
-    })),
-  };
+  return { path, ...(await mappingSection()) };
 }
 
 /** Same probability, but for one float64 ulp (onnxruntime's Sigmoid on a lone row). */
