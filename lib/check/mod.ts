@@ -273,8 +273,8 @@ export function dryRunLines(r: DryRunReport, configSource: string): string[] {
     }
     if (r.producerSkips) {
       lines.push(
-        `  (deno task produce would not send ${n(r.producerSkips)} of them: not a JSON object, ` +
-          "or a required key missing)",
+        `  (deno task produce would not even send ${n(r.producerSkips)} of these lines: it ` +
+          "skips what does not decode to a JSON object within the limits, or lacks a required key)",
       );
     }
   }
