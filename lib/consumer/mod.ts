@@ -166,7 +166,8 @@ export async function consume(
       return shadow.close();
     });
   }
-  const reload = () => Promise.all([model.reload(), shadow?.holder.reload()]);
+  const reload = () =>
+    Promise.all([model.reload({ announce: true }), shadow?.holder.reload({ announce: true })]);
   options.reloadModel?.addEventListener("reload", () => void reload());
 
   const run = new Run(config, options, { topic, group, admin, db, model, shadow, sink });

@@ -89,6 +89,7 @@ export class ModelHolder {
   readonly #closing = new Set<Promise<void>>();
   #reloading: Promise<void> | undefined;
   #again = false;
+  #announce = false;
   #watcher: Deno.FsWatcher | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -175,10 +176,12 @@ export class ModelHolder {
   /**
    * Reads the file again: a new version that passes the check waits for the next batch; one
    * that fails is reported (once per version) and changes nothing. Calls made while a reload
-   * runs are folded into one more reload after it.
+   * runs are folded into one more reload after it. With `announce` (someone asked, e.g. by
+   * SIGHUP) a file that brings nothing new says so instead of staying silent.
    */
-  reload(): Promise<void> {
+  reload(options: { announce?: boolean } = {}): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    if (options.announce) this.#announce = true;
     if (this.#reloading) {
       this.#again = true;
       return this.#reloading;
@@ -186,13 +189,15 @@ export class ModelHolder {
     this.#reloading = (async () => {
       do {
         this.#again = false;
-        await this.#reloadOnce();
+        const announce = this.#announce;
+        this.#announce = false;
+        await this.#reloadOnce(announce);
       } while (this.#again && !this.#closed);
     })().finally(() => this.#reloading = undefined);
     return this.#reloading;
   }
 
-  async #reloadOnce(): Promise<void> {
+  async #reloadOnce(announce: boolean): Promise<void> {
     const path = this.#spec.path;
     let key: string;
     try {
@@ -200,9 +205,15 @@ export class ModelHolder {
     } catch (error) {
       key = error instanceof Deno.errors.NotFound ? "missing" : "unreadable";
     }
-    if (key === this.#active?.fileKey || key === this.#pending?.fileKey) return;
-    if (this.#refused.has(key)) return;
     const keeping = this.#active ? `keeping ${this.#active.model.version}` : "still none";
+    const unchanged = (why: string) => {
+      if (announce) {
+        this.#notices.info(`${capital(this.#role)} "${displayPath(path)}" ${why}; ${keeping}`);
+      }
+    };
+    if (key === this.#active?.fileKey) return unchanged("is the one scoring");
+    if (key === this.#pending?.fileKey) return unchanged("is loaded already, for the next batch");
+    if (this.#refused.has(key)) return unchanged("was refused already (reported above)");
     if (key === "missing" || key === "unreadable") {
       this.#refuse(key, `Cannot read ${this.#role} "${displayPath(path)}" (${key}); ${keeping}`);
       return;
@@ -315,4 +326,8 @@ async function fileKey(path: string): Promise<string> {
 /** Why a file cannot be used, without the "Cannot use model "path":" its loader starts with. */
 function reason(error: unknown): string {
   return errorText(error).replace(/^Cannot use model "[^"]*": /, "");
+}
+
+function capital(text: string): string {
+  return text[0].toUpperCase() + text.slice(1);
 }
