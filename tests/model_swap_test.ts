@@ -67,8 +67,12 @@ Deno.test("hot swap under a running consumer: the new version scores the rows wr
       await publish(new TextEncoder().encode("not an onnx model"), livePath);
       const refusal = /Cannot swap to model "[^"]*live\.onnx": not an ONNX model.*; keeping/g;
       await waitFor("the refusal", () => consumer.stderr().match(refusal));
+      // SIGHUP reads the file again: the same refused version is not reported a second time.
       consumer.child.kill("SIGHUP");
-      await new Promise((r) => setTimeout(r, 1500));
+      await waitFor(
+        "SIGHUP to be handled",
+        () => consumer.stderr().includes("was refused already"),
+      );
       assert.equal(consumer.stderr().match(refusal)?.length, 1, consumer.stderr());
       await produce(configPath, files[1]);
       await waitFor("600 predictions", async () => (await events()) === 600);
