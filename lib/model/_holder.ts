@@ -119,7 +119,7 @@ export class ModelHolder {
 
   /** Loads the file for the first time. */
   async start(required: boolean): Promise<void> {
-    const key = await fileKey(this.#spec.path).catch(() => "unreadable");
+    const key = await fileKey(this.#spec.path);
     try {
       const model = await openReturnModel(this.#spec.path, this.#config);
       for (const warning of model.warnings) this.#notices.warn(warning);
@@ -191,7 +191,10 @@ export class ModelHolder {
         this.#again = false;
         const announce = this.#announce;
         this.#announce = false;
-        await this.#reloadOnce(announce);
+        // Never rejects: a failed reload leaves the model in place, whoever asked for it.
+        await this.#reloadOnce(announce).catch((error) =>
+          this.#notices.warn(`Cannot reload ${this.#role}: ${errorText(error)}`)
+        );
       } while (this.#again && !this.#closed);
     })().finally(() => this.#reloading = undefined);
     return this.#reloading;
@@ -199,12 +202,7 @@ export class ModelHolder {
 
   async #reloadOnce(announce: boolean): Promise<void> {
     const path = this.#spec.path;
-    let key: string;
-    try {
-      key = await fileKey(path);
-    } catch (error) {
-      key = error instanceof Deno.errors.NotFound ? "missing" : "unreadable";
-    }
+    const key = await fileKey(path);
     const keeping = this.#active ? `keeping ${this.#active.model.version}` : "still none";
     const unchanged = (why: string) => {
       if (announce) {
@@ -283,9 +281,7 @@ export class ModelHolder {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.reload().catch((error) =>
-        this.#notices.warn(`Cannot reload ${this.#role}: ${errorText(error)}`)
-      );
+      void this.reload();
     }, this.#settleMs);
   }
 
@@ -312,13 +308,23 @@ export class ModelHolder {
   }
 }
 
-/** SHA-256 of the model file and of its card (absent card: empty). */
+/**
+ * SHA-256 of the model file and of its card (absent card: empty): what tells two versions of
+ * the file apart. "missing" or "unreadable" when the file cannot be read.
+ */
 async function fileKey(path: string): Promise<string> {
-  const hash = createHash("sha256").update(await Deno.readFile(path));
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? "missing" : "unreadable";
+  }
+  const hash = createHash("sha256").update(bytes);
   try {
     hash.update("\0card\0").update(await Deno.readFile(cardPathFor(path)));
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    // The loader reports a card it cannot read; here it only has to give another key.
+    if (!(error instanceof Deno.errors.NotFound)) hash.update("\0unreadable card\0");
   }
   return hash.digest("hex");
 }
