@@ -125,18 +125,17 @@ async function compare(
   try {
     log(`database ${db.target.display}`);
     let after: string | undefined;
-    for (;;) {
-      const rows = await readComparedPredictions(db, { ...options, after, limit: PAGE })
+    do {
+      const page = await readComparedPredictions(db, { ...options, after, limit: PAGE })
         .catch((error) => {
           if (errorNumber(error) !== 1146) throw error; // ER_NO_SUCH_TABLE
           throw new UserError(`Cannot compare: table_shadow_predictions does not exist`, {
             hint: "run deno task migrate (the consumer also does at start)",
           });
         });
-      builder.add(rows);
-      if (rows.length < PAGE) break;
-      after = rows[rows.length - 1].eventId;
-    }
+      builder.add(page.rows);
+      after = page.next;
+    } while (after !== undefined);
   } finally {
     await db.close();
   }

@@ -136,7 +136,7 @@ Deno.test("rescore gives the consumer's scores for the same model, --dry-run wri
     assert.ok(difference <= 1e-12, `rescore differs from the consumer by ${difference}`);
 
     // Back to the live model in small batches, killed half-way, then run again.
-    const args = ["--config", liveConfig, "--batch-size", "25"];
+    const args = ["--config", liveConfig, "--batch-size", "10"];
     const killed = spawnEntry("tasks/rescore.ts", args);
     const progress = await waitFor("a committed batch", async () => {
       const [run] = await sql<{ scored: number }>(

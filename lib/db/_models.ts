@@ -3,7 +3,7 @@
  * rescoring, the progress of a rescore run, shadow predictions, the rows `model compare`
  * reads, and the live schema `deno task check` compares with the one the pipeline writes.
  */
-import { and, asc, eq, gt, gte, is, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, gte, inArray, is, lt, type SQL, sql } from "drizzle-orm";
 import { getTableConfig, MySqlTable } from "drizzle-orm/mysql-core";
 import { type Database, describeError, insertMany, withRetry } from "./_connect.ts";
 import * as schema from "./_schema.ts";
@@ -58,45 +58,70 @@ export async function readStoredEvents(
   db: Database,
   options: EventRange & { readonly after?: string; readonly limit: number },
 ): Promise<StoredEvent[]> {
+  const page = await eventsPage(db, options);
+  if (!page.length) return [];
+  const [orderRows, customerRows, predictionRows] = await Promise.all([
+    db.drizzle.select().from(orders)
+      .where(inArray(orders.order_id, [...new Set(page.map((e) => e.order_id))])),
+    db.drizzle.select({
+      id: customers.customer_customer_id,
+      customer_country: customers.customer_country,
+    }).from(customers)
+      .where(inArray(customers.customer_customer_id, [
+        ...new Set(page.map((e) => e.customer_customer_id)),
+      ])),
+    db.drizzle.select({
+      id: predictions.event_id,
+      return_proba: predictions.return_proba,
+      model_version: predictions.model_version,
+    }).from(predictions).where(inArray(predictions.event_id, page.map((e) => e.event_id))),
+  ]);
+  const orderOf = new Map(orderRows.map((o) => [o.order_id, o]));
+  const countryOf = new Map(customerRows.map((c) => [c.id, c.customer_country]));
+  const predictionOf = new Map(predictionRows.map((p) => [p.id, p]));
+  return page.map((e) => {
+    // Foreign keys guarantee both parents; their columns are the latest event's.
+    const { customer_customer_id: _, updated_at: _at, order_id: _id, ...order } = orderOf.get(
+      e.order_id,
+    )!;
+    const prediction = predictionOf.get(e.event_id);
+    return {
+      eventId: e.event_id,
+      orderId: e.order_id,
+      customerId: e.customer_customer_id,
+      columns: {
+        event_id: e.event_id,
+        event_time: e.event_time,
+        order_id: e.order_id,
+        customer_customer_id: e.customer_customer_id,
+        customer_country: countryOf.get(e.customer_customer_id)!,
+        ...order,
+      },
+      extraFields: e.extra_fields,
+      probability: prediction?.return_proba ?? null,
+      modelVersion: prediction?.model_version ?? null,
+    };
+  });
+}
+
+/**
+ * One page of table_events in key order. The page is read alone, by its primary key, and the
+ * other tables are then read by key: joined in one statement, MariaDB chose to scan
+ * table_customers and sort, on every page, which made a pass over the table quadratic.
+ */
+function eventsPage(
+  db: Database,
+  options: EventRange & { readonly after?: string; readonly limit: number },
+) {
   const conditions = inRange(options);
   if (options.after !== undefined) conditions.push(gt(events.event_id, options.after));
-  const rows = await db.drizzle.select({
+  return db.drizzle.select({
     event_id: events.event_id,
     event_time: events.event_time,
     order_id: events.order_id,
     customer_customer_id: events.customer_customer_id,
     extra_fields: events.extra_fields,
-    customer_country: customers.customer_country,
-    order_device: orders.order_device,
-    order_channel: orders.order_channel,
-    order_main_category: orders.order_main_category,
-    order_n_items: orders.order_n_items,
-    order_basket_value: orders.order_basket_value,
-    order_shipping_fee: orders.order_shipping_fee,
-    order_discount: orders.order_discount,
-    order_order_total: orders.order_order_total,
-    order_is_returned: orders.order_is_returned,
-    return_proba: predictions.return_proba,
-    model_version: predictions.model_version,
-  }).from(events)
-    .innerJoin(orders, eq(orders.order_id, events.order_id))
-    .innerJoin(customers, eq(customers.customer_customer_id, events.customer_customer_id))
-    .leftJoin(predictions, eq(predictions.event_id, events.event_id))
-    .where(and(...conditions))
-    .orderBy(asc(events.event_id))
-    .limit(options.limit);
-  return rows.map((row) => {
-    const { extra_fields, return_proba, model_version, ...columns } = row;
-    return {
-      eventId: row.event_id,
-      orderId: row.order_id,
-      customerId: row.customer_customer_id,
-      columns,
-      extraFields: extra_fields,
-      probability: return_proba,
-      modelVersion: model_version,
-    };
-  });
+  }).from(events).where(and(...conditions)).orderBy(asc(events.event_id)).limit(options.limit);
 }
 
 /** Where a rescore run stands. */
@@ -262,28 +287,49 @@ export interface ComparedPrediction {
   readonly returned: boolean;
 }
 
-/** Up to `limit` events with a live and a shadow score, after `after` in event_id order. */
+/**
+ * The events with a live and a shadow score among the next `limit` stored events after
+ * `after`; `next` is where the following page starts (undefined after the last one).
+ */
 export async function readComparedPredictions(
   db: Database,
   options: EventRange & { readonly after?: string; readonly limit: number },
-): Promise<ComparedPrediction[]> {
-  const conditions = inRange(options);
-  if (options.after !== undefined) conditions.push(gt(events.event_id, options.after));
-  const rows = await db.drizzle.select({
-    eventId: events.event_id,
-    live: predictions.return_proba,
-    liveVersion: predictions.model_version,
-    shadow: shadowPredictions.return_proba,
-    shadowVersion: shadowPredictions.shadow_model_version,
-    returned: orders.order_is_returned,
-  }).from(events)
-    .innerJoin(predictions, eq(predictions.event_id, events.event_id))
-    .innerJoin(shadowPredictions, eq(shadowPredictions.event_id, events.event_id))
-    .innerJoin(orders, eq(orders.order_id, events.order_id))
-    .where(and(...conditions))
-    .orderBy(asc(events.event_id))
-    .limit(options.limit);
-  return rows;
+): Promise<{ rows: ComparedPrediction[]; next?: string }> {
+  const page = await eventsPage(db, options);
+  if (!page.length) return { rows: [] };
+  const ids = page.map((e) => e.event_id);
+  const [live, shadow, outcomes] = await Promise.all([
+    db.drizzle.select({
+      id: predictions.event_id,
+      p: predictions.return_proba,
+      v: predictions.model_version,
+    }).from(predictions).where(inArray(predictions.event_id, ids)),
+    db.drizzle.select({
+      id: shadowPredictions.event_id,
+      p: shadowPredictions.return_proba,
+      v: shadowPredictions.shadow_model_version,
+    }).from(shadowPredictions).where(inArray(shadowPredictions.event_id, ids)),
+    db.drizzle.select({ id: orders.order_id, returned: orders.order_is_returned }).from(orders)
+      .where(inArray(orders.order_id, [...new Set(page.map((e) => e.order_id))])),
+  ]);
+  const liveOf = new Map(live.map((r) => [r.id, r]));
+  const returnedOf = new Map(outcomes.map((o) => [o.id, o.returned]));
+  const shadowOf = new Map(shadow.map((r) => [r.id, r]));
+  const rows: ComparedPrediction[] = [];
+  for (const e of page) {
+    const l = liveOf.get(e.event_id);
+    const s = shadowOf.get(e.event_id);
+    if (!l || !s) continue;
+    rows.push({
+      eventId: e.event_id,
+      live: l.p,
+      liveVersion: l.v,
+      shadow: s.p,
+      shadowVersion: s.v,
+      returned: returnedOf.get(e.order_id) ?? false,
+    });
+  }
+  return { rows, next: page.length < options.limit ? undefined : page[page.length - 1].event_id };
 }
 
 /**
