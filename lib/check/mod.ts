@@ -15,6 +15,7 @@ import {
   topicMaxMessageBytes,
   topicPartitions,
 } from "../kafka/mod.ts";
+import { formatBytes } from "../log/mod.ts";
 import { checkModel, histogramLines, type ModelSpec } from "../model/mod.ts";
 import { compareSchemas, type Finding } from "./_schema.ts";
 import type { DryRunReport } from "./_dry_run.ts";
@@ -252,7 +253,7 @@ export function dryRunLines(r: DryRunReport, configSource: string): string[] {
     : "the last one wins (consumer.duplicates: update)";
   const lines = [
     `dry run of ${displayPath(r.file)} with ${displayPath(configSource)}: nothing is written`,
-    row("lines", r.lines, `${(r.bytes / 1e6).toFixed(2)} MB, ${n(r.blank)} blank (not sent)`),
+    row("lines", r.lines, `${formatBytes(r.bytes)}, ${n(r.blank)} blank (not sent)`),
     row("new events", r.fresh, "would be inserted"),
     row("duplicates within the file", r.duplicatesInFile, keep),
     row(
