@@ -33,6 +33,12 @@ OUTPUT:
           [SUMMARY] ingested=... duplicates=... dead_lettered=... rate=... events/s lag=...
   stderr  diagnostics: group assignment, retries, dead-letter topic creation, errors
 
+MODEL SWAP:
+  A new file at model.path (written elsewhere and renamed into place) is loaded and checked
+  while the current model scores; it takes over between two batches. SIGHUP reloads it at
+  once. A file that does not fit pipeline.yaml keeps the current model (logged once).
+  With model.shadow, a second model scores every written event into table_shadow_predictions.
+
 EXIT CODES:
   0  stopped (SIGINT/SIGTERM, --until-idle, --max-events)
   1  runtime failure
@@ -91,6 +97,9 @@ runMain(async () => {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  // SIGHUP reads model.path (and model.shadow.path) again, as a change to the file does.
+  const reloadModel = new EventTarget();
+  Deno.addSignalListener("SIGHUP", () => reloadModel.dispatchEvent(new Event("reload")));
 
   await consume(config, {
     group: values.group,
@@ -101,6 +110,7 @@ runMain(async () => {
     quiet: values.quiet,
     events: values.events,
     signal: stop.signal,
+    reloadModel,
   });
   return ExitCode.ok;
 });

@@ -188,10 +188,12 @@ Deno.test("openDatabase() creates the database, and migrations run twice are ide
     assert.deepEqual(tables, [
       "__drizzle_migrations",
       "pipeline_offsets",
+      "pipeline_rescore_runs",
       "table_customers",
       "table_events",
       "table_orders",
       "table_predictions",
+      "table_shadow_predictions",
     ]);
     assert.deepEqual(await applyMigrations(db), [], "second run applies nothing");
     const status = await migrationStatus(db);
@@ -209,7 +211,11 @@ Deno.test("openDatabase() resumes a migration interrupted half-way", async () =>
     assert.ok(half > 5, "the migration creates tables, then foreign keys, then indexes");
     for (const statement of statements.slice(0, half)) await queryRows(db, statement);
 
-    assert.deepEqual(await applyMigrations(db), ["0000_init", "0001_extra_fields"]);
+    assert.deepEqual(await applyMigrations(db), [
+      "0000_init",
+      "0001_extra_fields",
+      "0002_shadow_and_rescore",
+    ]);
     const fks = await queryRows<{ name: string }>(
       db,
       "SELECT constraint_name AS name FROM information_schema.referential_constraints " +
@@ -222,6 +228,7 @@ Deno.test("openDatabase() resumes a migration interrupted half-way", async () =>
       "fk_predictions_customer",
       "fk_predictions_event",
       "fk_predictions_order",
+      "fk_shadow_predictions_event",
     ]);
     const indexes = await queryRows<{ name: string }>(
       db,
@@ -276,7 +283,11 @@ Deno.test("0001_extra_fields keeps the keys without a column of stored events, r
       );
       for (const statement of statements.slice(0, k)) await queryRows(db, statement);
 
-      assert.deepEqual(await applyMigrations(db), ["0001_extra_fields"], `after ${k} statement(s)`);
+      assert.deepEqual(
+        await applyMigrations(db),
+        ["0001_extra_fields", "0002_shadow_and_rescore"],
+        `after ${k} statement(s)`,
+      );
       const stored = await queryRows<{ id: string; extra: string | null }>(
         db,
         "SELECT event_id AS id, extra_fields AS extra FROM table_events ORDER BY event_id",
@@ -420,7 +431,10 @@ Deno.test("deno task migrate applies, reports up to date, and --status lists mig
   try {
     const first = await runEntry("tasks/migrate.ts", ["--config", config]);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /^applied\t0000_init\napplied\t0001_extra_fields$/m);
+    assert.match(
+      first.stdout,
+      /^applied\t0000_init\napplied\t0001_extra_fields\napplied\t0002_shadow_and_rescore$/m,
+    );
     assert.match(first.stderr, new RegExp(`database mysql://root@127\\.0\\.0\\.1:3306/${name}`));
     const second = await runEntry("tasks/migrate.ts", ["--config", config]);
     assert.equal(second.code, 0, second.stderr);

@@ -9,10 +9,13 @@ import { createHash } from "node:crypto";
 import type { PipelineConfig } from "../lib/config/mod.ts";
 import { UserError } from "../lib/errors/mod.ts";
 import {
+  calibration,
   columnNames,
   encodeInput,
   type EventRecord,
   inputWidth,
+  logLoss,
+  rocAuc,
   withDefaults,
 } from "../lib/model/mod.ts";
 import { binaryClassifierModel } from "../lib/model/onnx/mod.ts";
@@ -185,80 +188,8 @@ export function logisticOnnx(model: LogisticModel, options: {
   });
 }
 
-/** Area under the ROC curve (ties count one half). */
-export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  const order = Array.from({ length: scores.length }, (_, i) => i)
-    .sort((a, b) => scores[a] - scores[b]);
-  let positives = 0;
-  let rankSum = 0;
-  for (let i = 0; i < order.length;) {
-    let j = i;
-    while (j + 1 < order.length && scores[order[j + 1]] === scores[order[i]]) j++;
-    const rank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) {
-      if (labels[order[k]]) {
-        positives++;
-        rankSum += rank;
-      }
-    }
-    i = j + 1;
-  }
-  const negatives = order.length - positives;
-  if (!positives || !negatives) return NaN;
-  return (rankSum - positives * (positives + 1) / 2) / (positives * negatives);
-}
-
-/** Mean log loss, probabilities clipped to [1e-15, 1 - 1e-15]. */
-export function logLoss(p: ArrayLike<number>, labels: ArrayLike<number>): number {
-  let sum = 0;
-  for (let i = 0; i < p.length; i++) {
-    const q = Math.min(Math.max(p[i], 1e-15), 1 - 1e-15);
-    sum -= labels[i] ? Math.log(q) : Math.log(1 - q);
-  }
-  return sum / p.length;
-}
-
-/** One bin of a reliability diagram. */
-export interface ReliabilityBin {
-  readonly from: number;
-  readonly to: number;
-  readonly count: number;
-  readonly meanPredicted: number;
-  readonly observedRate: number;
-}
-
-/** Expected calibration error over equal-width bins, with the bins themselves. */
-export function calibration(
-  p: ArrayLike<number>,
-  labels: ArrayLike<number>,
-  bins = 10,
-): { ece: number; bins: ReliabilityBin[] } {
-  const count = new Array<number>(bins).fill(0);
-  const sumP = new Array<number>(bins).fill(0);
-  const sumY = new Array<number>(bins).fill(0);
-  for (let i = 0; i < p.length; i++) {
-    const b = Math.min(bins - 1, Math.floor(p[i] * bins));
-    count[b]++;
-    sumP[b] += p[i];
-    sumY[b] += labels[i] ? 1 : 0;
-  }
-  let ece = 0;
-  const out: ReliabilityBin[] = [];
-  for (let b = 0; b < bins; b++) {
-    if (!count[b]) continue;
-    const meanPredicted = sumP[b] / count[b];
-    const observedRate = sumY[b] / count[b];
-    ece += (count[b] / p.length) * Math.abs(meanPredicted - observedRate);
-    out.push({
-      from: b / bins,
-      to: (b + 1) / bins,
-      count: count[b],
-      meanPredicted: round(meanPredicted),
-      observedRate: round(observedRate),
-    });
-  }
-  return { ece, bins: out };
-}
+// The metrics live with the model, where `model inspect` and `model compare` use them too.
+export { calibration, logLoss, type ReliabilityBin, rocAuc } from "../lib/model/mod.ts";
 
 function round(x: number, digits = 6): number {
   return Number(x.toFixed(digits));

@@ -3,6 +3,7 @@ import { parseArgs } from "cli";
 import { ConfigError } from "../config/mod.ts";
 import { log, logError } from "../log/mod.ts";
 import { ExitCode, UserError } from "../errors/mod.ts";
+import { parseDateTime } from "../events/mod.ts";
 
 export { ExitCode, UserError };
 
@@ -56,6 +57,18 @@ export function numberFlag(
     throw new UsageError(`--${name} expects ${kind} >= ${min}, got "${value}"`);
   }
   return n;
+}
+
+/** Parses a flag value as an ISO 8601 time (`2026-01-31`, `2026-01-31T12:00:00Z`). */
+export function timeFlag(name: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const time = parseDateTime(value.trim());
+  if (!time) {
+    throw new UsageError(
+      `--${name} expects an ISO 8601 time such as 2026-01-31 or 2026-01-31T12:00:00Z, got "${value}"`,
+    );
+  }
+  return time;
 }
 
 /** Runs an entry point: prints errors the user can act on as one line, maps them to exit codes. */

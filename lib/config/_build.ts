@@ -38,7 +38,10 @@ class Builder {
 
   check(spec: Spec, node: Node | null, path: string): unknown {
     if (node === null || (isScalar(node) && node.value === null)) {
-      if (spec.kind === "object") return this.checkObject(spec, null, path);
+      // An optional section left empty (`shadow:`) is absent, not a section of defaults.
+      if (spec.kind === "object") {
+        return spec.optional ? undefined : this.checkObject(spec, null, path);
+      }
       return this.fail(node, path, `missing value, expected ${expectedOf(spec)}`);
     }
     switch (spec.kind) {

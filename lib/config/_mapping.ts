@@ -9,12 +9,25 @@ type Feature = SpecConfig["model"]["inputs"][number]["features"][number];
 
 const numericTypes = ["integer", "number", "boolean"];
 
+type Inputs = SpecConfig["model"]["inputs"];
+
+/** The live model's mapping and, when there is one, the shadow model's. */
 export function checkMapping(config: SpecConfig, report: Report): void {
-  const { fields } = config.events;
-  const { inputs } = config.model;
+  checkInputs(config.model.inputs, ["model"], config.events.fields, report);
+  const { shadow } = config.model;
+  if (shadow) checkInputs(shadow.inputs, ["model", "shadow"], config.events.fields, report);
+}
+
+function checkInputs(
+  inputs: Inputs,
+  section: readonly string[],
+  fields: SpecConfig["events"]["fields"],
+  report: Report,
+): void {
+  const where = section.join(".");
   for (const [i, input] of inputs.entries()) {
     for (const [j, feature] of input.features.entries()) {
-      const at = ["model", "inputs", i, "features", j];
+      const at = [...section, "inputs", i, "features", j];
       const field = Object.hasOwn(fields, feature.field) ? fields[feature.field] : undefined;
       if (!field) {
         report([...at, "field"], `"${feature.field}" is not declared under events.fields`);
@@ -59,8 +72,8 @@ export function checkMapping(config: SpecConfig, report: Report): void {
   for (const [i, name] of names.entries()) {
     if (names.indexOf(name) !== i) {
       report(
-        ["model", "inputs", i, "name"],
-        `model input "${name}" is listed more than once under model.inputs`,
+        [...section, "inputs", i, "name"],
+        `model input "${name}" is listed more than once under ${where}.inputs`,
       );
     }
   }

@@ -154,6 +154,66 @@ function tlsSpec<const Extra extends Fields>(server: string, checked: string, ex
   } as const satisfies Spec;
 }
 
+/** Where a model's return probability is read (model.output, model.shadow.output). */
+const outputSpec = {
+  kind: "object",
+  description: "Where the return probability is read.",
+  fields: {
+    name: {
+      kind: "string",
+      description: "Output holding probabilities: `[N, classes]`, `[N]`, or a ZipMap (its input " +
+        "tensor is read).",
+    },
+    returned_class: {
+      kind: "union",
+      description: 'Column index (or label) of the class meaning "returned".',
+      expected: "an integer or a string",
+      options: [
+        { kind: "integer", description: "", min: 0 },
+        { kind: "string", description: "" },
+      ],
+      pick: (raw) => typeof raw === "number" ? 0 : typeof raw === "string" ? 1 : undefined,
+    },
+  },
+} as const satisfies Spec;
+
+/** How event fields feed a model's input tensors (model.inputs, model.shadow.inputs). */
+const inputsSpec = {
+  kind: "list",
+  description: "One entry per model input tensor.",
+  minItems: 1,
+  of: {
+    kind: "object",
+    description: "",
+    fields: {
+      name: { kind: "string", description: "Input name in the model." },
+      type: {
+        kind: "string",
+        description: "Element type of the tensor.",
+        enum: ["float32", "float64", "int64", "string"],
+      },
+      features: {
+        kind: "list",
+        description: "Columns of the `[N, D]` tensor, in order.",
+        minItems: 1,
+        of: {
+          kind: "object",
+          description: "",
+          fields: {
+            field: { kind: "string", description: "Event field." },
+            encode: encodeSpec,
+            missing: {
+              ...scalar,
+              description: "Value used when the field is absent (else the field default).",
+              optional: true,
+            },
+          },
+        },
+      },
+    },
+  },
+} as const satisfies Spec;
+
 /** Spec of the whole file. */
 export const pipelineSpec = {
   kind: "object",
@@ -421,61 +481,18 @@ export const pipelineSpec = {
           description: "The .onnx file, relative to this file.",
           default: "models/return_model.onnx",
         },
-        output: {
+        output: outputSpec,
+        inputs: inputsSpec,
+        shadow: {
           kind: "object",
-          description: "Where the return probability is read.",
+          description:
+            "Optional candidate model scored on every batch beside the live one and stored in " +
+            "table_shadow_predictions only (docs/model.md): same keys as `model`.",
+          optional: true,
           fields: {
-            name: {
-              kind: "string",
-              description:
-                "Output holding probabilities: `[N, classes]`, `[N]`, or a ZipMap (its input " +
-                "tensor is read).",
-            },
-            returned_class: {
-              kind: "union",
-              description: 'Column index (or label) of the class meaning "returned".',
-              expected: "an integer or a string",
-              options: [
-                { kind: "integer", description: "", min: 0 },
-                { kind: "string", description: "" },
-              ],
-              pick: (raw) => typeof raw === "number" ? 0 : typeof raw === "string" ? 1 : undefined,
-            },
-          },
-        },
-        inputs: {
-          kind: "list",
-          description: "One entry per model input tensor.",
-          minItems: 1,
-          of: {
-            kind: "object",
-            description: "",
-            fields: {
-              name: { kind: "string", description: "Input name in the model." },
-              type: {
-                kind: "string",
-                description: "Element type of the tensor.",
-                enum: ["float32", "float64", "int64", "string"],
-              },
-              features: {
-                kind: "list",
-                description: "Columns of the `[N, D]` tensor, in order.",
-                minItems: 1,
-                of: {
-                  kind: "object",
-                  description: "",
-                  fields: {
-                    field: { kind: "string", description: "Event field." },
-                    encode: encodeSpec,
-                    missing: {
-                      ...scalar,
-                      description: "Value used when the field is absent (else the field default).",
-                      optional: true,
-                    },
-                  },
-                },
-              },
-            },
+            path: { kind: "string", description: "The .onnx file, relative to this file." },
+            output: outputSpec,
+            inputs: inputsSpec,
           },
         },
       },

@@ -29,6 +29,8 @@ export function configReference(spec: Spec = pipelineSpec): string {
       return;
     }
     if (s.kind === "object") {
+      // An optional section says so, and what it is for, before its keys.
+      if (s.optional) rows.push(row(path, s));
       for (const [key, sub] of Object.entries(s.fields)) visit(sub, path ? `${path}.${key}` : key);
       return;
     }

@@ -75,7 +75,11 @@ export function resolveConfig(config: SpecConfig, file: string): PipelineConfig 
     },
     database: { ...databaseRest, ...tls(database.tls) },
     producer: { ...producer, file: relative(producer.file) },
-    model: { ...model, path: relative(model.path) },
+    model: {
+      ...model,
+      path: relative(model.path),
+      ...(model.shadow && { shadow: { ...model.shadow, path: relative(model.shadow.path) } }),
+    },
   });
 }
 

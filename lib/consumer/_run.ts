@@ -18,7 +18,7 @@ import {
 } from "../kafka/mod.ts";
 import { type Database, isDataError, OffsetMoved, storedOffsets } from "../db/mod.ts";
 import { partitionStore } from "./_store.ts";
-import type { ReturnModel } from "../model/mod.ts";
+import type { ModelHolder, ModelLease, ShadowScorer } from "../model/mod.ts";
 import { applyBatch, type FailureKind, type Ports, retryWarning, type Stage } from "./_applier.ts";
 import { checkRecords } from "./_planner.ts";
 import { Monitor } from "./_monitor.ts";
@@ -48,6 +48,8 @@ export interface ConsumeOptions {
   readonly stopTimeoutMs?: number;
   /** Told about each applied batch: where its time went (the benchmark uses it). */
   readonly onBatch?: (report: BatchReport) => void;
+  /** Any event dispatched here reloads model.path and model.shadow.path now (SIGHUP). */
+  readonly reloadModel?: EventTarget;
 }
 
 /** One applied batch: its messages, milliseconds per stage and when its transaction committed. */
@@ -66,7 +68,8 @@ export interface Parts {
   readonly group: string;
   readonly admin: TopicAdmin;
   readonly db: Database;
-  readonly model: ReturnModel;
+  readonly model: ModelHolder;
+  readonly shadow?: ShadowScorer;
   readonly sink: DeadLetterSink;
 }
 
@@ -250,13 +253,15 @@ export class Run {
     const first = records[0].offset;
     const last = records[records.length - 1].offset;
     const duplicates = this.config.consumer.duplicates;
+    // One model for the whole batch, every attempt of it: a swap waits for the next batch.
+    const scorer = this.parts.model.acquire()!;
     let applied;
     try {
-      applied = await applyBatch(checked, this.#ports(partition, context, { first, last }), {
-        duplicates,
-        validateMs,
-        classify: classifyFailure,
-      });
+      applied = await applyBatch(
+        checked,
+        this.#ports(partition, context, { first, last }, scorer),
+        { duplicates, validateMs, classify: classifyFailure },
+      );
     } catch (error) {
       if (!(error instanceof Revoked)) throw error;
       log(
@@ -264,6 +269,8 @@ export class Run {
           "it will be redelivered",
       );
       return undefined;
+    } finally {
+      scorer.release();
     }
     const committedAt = Date.now();
     const committing = performance.now();
@@ -275,6 +282,12 @@ export class Run {
       )
     );
     applied.ms.kafka += performance.now() - committing;
+    // The shadow model scores what this batch wrote to table_predictions; it never throws.
+    const inserted = new Set(applied.inserted);
+    await this.parts.shadow?.score(
+      applied.plan.events.filter((e) => duplicates === "update" || inserted.has(e.id))
+        .map((e) => e.features),
+    );
     count(this.#stats, applied, records.length);
     this.observer.applied(partition, applied, records, { startedAt, committedAt }, this.#stats);
     this.options.onBatch?.({
@@ -291,12 +304,13 @@ export class Run {
     partition: number,
     context: BatchContext,
     where: { first: bigint; last: bigint },
+    scorer: ModelLease,
   ): Ports {
-    const { db, model, sink, topic, group } = this.parts;
+    const { db, sink, topic, group } = this.parts;
     const duplicates = this.config.consumer.duplicates;
     return {
       deadLetters: { send: (letters) => sink.send({ topic, partition }, letters) },
-      scorer: model,
+      scorer,
       keepAlive: () => context.keepAlive(),
       onRetry: (error, attempt, delayMs, stage) => {
         this.observer.retried(error, stage);

@@ -12,8 +12,8 @@ import { deadLetterTopicOf, maskUrl, type PipelineConfig } from "../config/mod.t
 import { errorText, UserError } from "../errors/mod.ts";
 import { debugLog, log, warn } from "../log/mod.ts";
 import { brokerError, KafkaCluster, openDeadLetterSink } from "../kafka/mod.ts";
-import { openDatabase, pingDatabase, retryMessage } from "../db/mod.ts";
-import { loadModel } from "../model/mod.ts";
+import { openDatabase, pingDatabase, retryMessage, storeShadowPredictions } from "../db/mod.ts";
+import { openModelHolder, openShadowScorer } from "../model/mod.ts";
 import { createPipelineMetrics, type HttpEndpoint, startHttp } from "../metrics/mod.ts";
 import { Observer } from "./_observer.ts";
 import type { ConsumeStats } from "./_reporter.ts";
@@ -50,9 +50,19 @@ export async function consume(
     );
 
   // Local checks first: a model that does not fit the mapping changes nothing anywhere.
-  const model = await loadModel(config);
-  closing("the model", () => model.close());
-  for (const warning of model.warnings) warn(warning);
+  const metrics = config.consumer.http ? createPipelineMetrics() : undefined;
+  const model = await openModelHolder(config.model, config.events, {
+    info: log,
+    warn,
+    onSwap: (_from, to) => metrics?.modelSwapped(to),
+  }, { watch: true });
+  closing("the model", () => {
+    const { swaps, rejected } = model.stats;
+    if (swaps || rejected) {
+      log(`Model ${model.version}: ${swaps} swap(s), ${rejected} file version(s) refused`);
+    }
+    return model.close();
+  });
   const cluster = new KafkaCluster(config.kafka, { onLog: debugLog() });
   const admin = await cluster.connectAdmin();
   closing("the Kafka admin client", () => admin.close());
@@ -85,15 +95,29 @@ export async function consume(
     throw brokerError(config.kafka, error);
   });
   closing("the dead-letter producer", () => sink.close());
+  const shadow = await openShadowScorer(
+    config,
+    (scores) => storeShadowPredictions(db, scores),
+    { info: log, warn },
+    { watch: true },
+  );
+  if (shadow) {
+    closing("the shadow model", () => {
+      log(shadow.summary());
+      return shadow.close();
+    });
+  }
+  const reload = () =>
+    Promise.all([model.reload({ announce: true }), shadow?.holder.reload({ announce: true })]);
+  options.reloadModel?.addEventListener("reload", () => void reload());
 
-  const metrics = config.consumer.http ? createPipelineMetrics() : undefined;
   const observer = new Observer(config, {
     eventLines: config.consumer.logEvents && !options.quiet,
     alwaysEventLines: options.events ?? false,
     metrics,
   });
   resources.defer(() => observer.close());
-  const parts = { topic, group, admin, db, model, sink };
+  const parts = { topic, group, admin, db, model, shadow, sink };
   const run = new Run(config, options, parts, observer);
   let http: HttpEndpoint | undefined;
   if (config.consumer.http && metrics) {
@@ -120,7 +144,7 @@ export async function consume(
     topic,
     group,
     deadLetterTopic,
-    modelVersion: model.version,
+    modelVersion: model.version ?? "(none)",
     http: http ? `${http.url}/metrics` : undefined,
   });
   return await run.start(cluster);

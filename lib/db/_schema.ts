@@ -144,3 +144,40 @@ export const pipelineOffsets = mysqlTable("pipeline_offsets", {
 }, (t) => [
   primaryKey({ name: "pk_pipeline_offsets", columns: [t.consumer_group, t.topic, t.partition_id] }),
 ]);
+
+/**
+ * The shadow model's score of an event (model.shadow), beside the live one in
+ * table_predictions and never mixed with it; the latest shadow score wins.
+ */
+export const shadowPredictions = mysqlTable("table_shadow_predictions", {
+  event_id: id("event_id").primaryKey(),
+  shadow_model_version: varchar("shadow_model_version", { length: 128 }).notNull(),
+  return_proba: double("return_proba").notNull(),
+  predicted_at: utc("predicted_at").notNull().default(now3),
+}, (t) => [
+  foreignKey({
+    name: "fk_shadow_predictions_event",
+    columns: [t.event_id],
+    foreignColumns: [events.event_id],
+  }),
+]);
+
+/**
+ * Where a `deno task rescore` run stands, updated in the transaction of each batch it writes:
+ * a run killed at any point resumes after the last event_id committed, with exact counts.
+ */
+export const rescoreRuns = mysqlTable("pipeline_rescore_runs", {
+  /** A digest of the model version, its mapping and the time range. */
+  run_id: varchar("run_id", { length: 64 }).primaryKey(),
+  model_version: varchar("model_version", { length: 128 }).notNull(),
+  since: utc("since"),
+  until: utc("until"),
+  /** The last event_id rescored (events are read in key order); NULL before the first batch. */
+  last_event_id: id("last_event_id"),
+  scored: bigint("scored", { mode: "number" }).notNull().default(0),
+  changed: bigint("changed", { mode: "number" }).notNull().default(0),
+  unscorable: bigint("unscorable", { mode: "number" }).notNull().default(0),
+  started_at: utc("started_at").notNull().default(now3),
+  updated_at: utc("updated_at").notNull().default(now3),
+  finished_at: utc("finished_at"),
+});

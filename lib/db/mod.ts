@@ -34,3 +34,26 @@ export {
 export type { GuideChecks, RowCounts } from "./_inspect.ts";
 export { writeCeilingRows } from "./_ceiling.ts";
 export type { CeilingData } from "./_ceiling.ts";
+export {
+  countStoredEvents,
+  findRescoreRun,
+  finishRescoreRun,
+  liveSchema,
+  pipelineSchema,
+  readComparedPredictions,
+  readStoredEvents,
+  startRescoreRun,
+  storeShadowPredictions,
+  writeRescoredBatch,
+} from "./_models.ts";
+export type {
+  ComparedPrediction,
+  EventRange,
+  RescoredBatch,
+  RescoreRun,
+  SchemaColumn,
+  SchemaForeignKey,
+  SchemaSnapshot,
+  ShadowPrediction,
+  StoredEvent,
+} from "./_models.ts";

@@ -122,3 +122,58 @@ export function table(rows: readonly (readonly string[])[]): string[] {
       .trimEnd()
   );
 }
+
+/**
+ * Progress of work counted in items of a known total (events rescored of those in range): the
+ * same bar, throttling and plain-line fallback as Progress, in the items' own words.
+ */
+export class CountProgress {
+  readonly #total: number;
+  readonly #unit: string;
+  readonly #terminal: boolean;
+  readonly #intervalMs: number;
+  readonly #started = performance.now();
+  readonly #write: (text: string) => void;
+  readonly #line: LiveLine;
+  #last: number;
+
+  constructor(options: {
+    total: number;
+    /** What is counted, plural: "events". */
+    unit: string;
+    terminal?: boolean;
+    intervalMs?: number;
+    write?: (text: string) => void;
+    columns?: () => number;
+  }) {
+    this.#total = options.total;
+    this.#unit = options.unit;
+    this.#terminal = options.terminal ?? Deno.stderr.isTerminal();
+    this.#intervalMs = options.intervalMs ?? (this.#terminal ? 200 : 5000);
+    this.#write = options.write ?? ((text) => Deno.stderr.writeSync(encoder.encode(text)));
+    this.#line = new LiveLine({ write: this.#write, columns: options.columns });
+    this.#last = this.#started;
+  }
+
+  /** Redraws if the interval has passed; `done` counts since `start` of this process. */
+  update(done: number, detail = "", options: { start?: number } = {}): void {
+    const now = performance.now();
+    if (now - this.#last < this.#intervalMs) return;
+    this.#last = now;
+    const start = options.start ?? 0;
+    const seconds = (now - this.#started) / 1000;
+    const rate = seconds > 0 ? (done - start) / seconds : 0;
+    const fraction = this.#total ? Math.min(done / this.#total, 1) : 1;
+    const eta = rate > 0 ? formatSeconds((this.#total - done) / rate) : "?";
+    const counts = `${formatCount(done)} of ${formatCount(this.#total)} ${this.#unit}, ${
+      formatCount(rate)
+    } ${this.#unit}/s${detail ? `, ${detail}` : ""}, ETA ${eta}`;
+    if (this.#terminal) this.#line.draw(`${formatBar(fraction)}${counts}`);
+    else this.#write(`progress: ${counts} (${(fraction * 100).toFixed(1)}%)\n`);
+  }
+
+  /** Clears the bar so that the summary starts on a clean line. */
+  finish(): void {
+    this.#line.clear();
+  }
+}

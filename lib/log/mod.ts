@@ -59,7 +59,7 @@ export function events(list: readonly ConsumerEvent[]): void {
 export function out(line: string): void {
   Deno.stdout.writeSync(encoder.encode(line + "\n"));
 }
-export { formatBytes, formatCount, Progress } from "./_progress.ts";
+export { CountProgress, formatBytes, formatCount, Progress } from "./_progress.ts";
 export { formatBar, formatSeconds, table } from "./_progress.ts";
 export { LiveLine, terminalColumns, truncate } from "./_live_line.ts";
 export { RateWindow, renderStatus, StatusLine } from "./_status.ts";
