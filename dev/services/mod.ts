@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { concatBytes } from "../../lib/bytes/mod.ts";
 import { maskUrl, type PipelineConfig } from "../../lib/config/mod.ts";
 import { reportError } from "../../lib/cli/mod.ts";
-import { UserError } from "../../lib/errors/mod.ts";
+import { errorText, UserError } from "../../lib/errors/mod.ts";
 import { KafkaCluster } from "../../lib/kafka/mod.ts";
 import { checkLogin } from "../../lib/db/mod.ts";
 import { debugLog, log, warn } from "../../lib/log/mod.ts";
@@ -690,8 +690,7 @@ async function ensureMariaDb(database: DatabaseSettings, timeoutMs: number): Pro
 
 /** The root reason of a failed Kafka check, without connectAdmin's advice to run this command. */
 function causeText(error: unknown): string {
-  const cause = (error as Error)?.cause ?? error;
-  return cause instanceof Error ? cause.message : String(cause);
+  return errorText((error as Error)?.cause ?? error);
 }
 
 function seconds(since: number): string {

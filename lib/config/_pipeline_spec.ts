@@ -1,4 +1,8 @@
-/** The spec of pipeline.yaml: every key, its type, default and description. */
+/**
+ * The spec of pipeline.yaml: every key, its type, default and description. Longer than the
+ * other files on purpose: it is the one declaration of the whole file, from which the
+ * validation, the TypeScript type and the README reference all come.
+ */
 import type { ConfigOf, Fields, Spec } from "./_spec.ts";
 
 const scalar = {

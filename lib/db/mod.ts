@@ -38,22 +38,19 @@ export {
   countStoredEvents,
   findRescoreRun,
   finishRescoreRun,
-  liveSchema,
-  pipelineSchema,
   readComparedPredictions,
   readStoredEvents,
   startRescoreRun,
   storeShadowPredictions,
   writeRescoredBatch,
 } from "./_models.ts";
+export { liveSchema, pipelineSchema } from "./_live_schema.ts";
+export type { SchemaColumn, SchemaForeignKey, SchemaSnapshot } from "./_live_schema.ts";
 export type {
   ComparedPrediction,
   EventRange,
   RescoredBatch,
   RescoreRun,
-  SchemaColumn,
-  SchemaForeignKey,
-  SchemaSnapshot,
   ShadowPrediction,
   StoredEvent,
 } from "./_models.ts";

@@ -1,7 +1,7 @@
 /** Topic and group administration over kafkajs' admin client, in the project's own types. */
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Admin, ConfigResourceTypes } from "kafkajs";
-import { errorChain, errorText } from "../errors/mod.ts";
+import { errorChain, errorText, retry } from "../errors/mod.ts";
 
 /** One partition of a topic as the broker reports it. */
 export interface PartitionInfo {
@@ -44,16 +44,13 @@ const coordinatorMoving = [
  * broker the first lookup creates __consumer_offsets, and kafkajs' admin does not retry
  * NOT_COORDINATOR by itself.
  */
-async function whileCoordinatorMoves<T>(request: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 100;; delay = Math.min(delay * 2, 2000)) {
-    try {
-      return await request();
-    } catch (error) {
-      if (!hasErrorType(error, coordinatorMoving) || Date.now() + delay > deadline) throw error;
-      await sleep(delay);
-    }
-  }
+function whileCoordinatorMoves<T>(request: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+  return retry(request, {
+    initialDelayMs: 100,
+    maxDelayMs: 2000,
+    retryForMs: timeoutMs,
+    retryable: (error) => hasErrorType(error, coordinatorMoving),
+  });
 }
 
 let adminOf: (topics: TopicAdmin) => Admin;

@@ -6,7 +6,7 @@
 import * as ort from "onnxruntime-node";
 import { createHash } from "node:crypto";
 import type { PipelineConfig } from "../config/mod.ts";
-import { displayPath, UserError } from "../errors/mod.ts";
+import { displayPath, errorText, UserError } from "../errors/mod.ts";
 import { encodeInput, type EventRecord, inputWidth } from "./_features.ts";
 import {
   exposeZipMapInput,
@@ -308,7 +308,7 @@ export async function checkModel(
     await session.release();
     return report;
   } catch (error) {
-    return { ...report, problems: [`onnxruntime cannot load it: ${firstLine(error)}`] };
+    return { ...report, problems: [`onnxruntime cannot load it: ${errorText(error)}`] };
   }
 }
 
@@ -324,7 +324,7 @@ export async function openReturnModel(
   try {
     session = await createSession(inspection.bytes, plan);
   } catch (error) {
-    throw problemsError(path, [`onnxruntime cannot load it: ${firstLine(error)}`]);
+    throw problemsError(path, [`onnxruntime cannot load it: ${errorText(error)}`]);
   }
   const version = `sha256:${inspection.sha256.slice(0, 16)}` +
     (inspection.card ? `+card:${inspection.card.version}` : "");
@@ -380,10 +380,6 @@ function probabilities(tensor: ort.Tensor | undefined, n: number, column: number
     out[r] = p;
   }
   return out;
-}
-
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
 }
 
 /** Loads the model of pipeline.yaml, checked against its mapping. */
