@@ -18,7 +18,7 @@ import {
   storeShadowPredictions,
 } from "../lib/db/mod.ts";
 import { validateMessage, type ValidEvent } from "../lib/events/mod.ts";
-import { compareSchemas } from "../lib/check/_schema.ts";
+import { compareSchemas } from "../lib/check/mod.ts";
 import { withTestDatabase } from "./_database.ts";
 import { queryRows } from "./_sql.ts";
 import { writeTestConfig } from "./_helpers.ts";

@@ -59,3 +59,11 @@ export type {
   ShadowPrediction,
   StoredEvent,
 } from "./_models.ts";
+export {
+  bufferPoolByIndex,
+  performanceSchemaFigures,
+  serverSettings,
+  statusCounters,
+  storageFootprint,
+  storedEventCount,
+} from "./_server_figures.ts";
