@@ -1,10 +1,17 @@
 /** `deno task bench`: measures the pipeline side by side against the running services. */
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { defaultConfigPath } from "../lib/config/mod.ts";
 import { ExitCode, numberFlag, parseFlags, runMain, UsageError } from "../lib/cli/mod.ts";
 import { log, out } from "../lib/log/mod.ts";
-import { type BenchResult, runBenchmark } from "../dev/bench/mod.ts";
-import { formatTable } from "../dev/bench/mod.ts";
+import {
+  type BenchResult,
+  curveOf,
+  formatTable,
+  lineChart,
+  runBenchmark,
+  runSustained,
+  type SustainedResult,
+} from "../dev/bench/mod.ts";
 
 const HELP = `Benchmarks the pipeline against the running Kafka and MariaDB/MySQL, in one run:
 producer, consumer drain, live latency, ceilings (database, Kafka, model), naive baseline.
@@ -12,6 +19,16 @@ It uses its own topics, consumer groups and databases and removes them afterward
 
 USAGE
   deno task bench [OPTIONS]
+  deno task bench --sustained [N] [OPTIONS]
+
+With --sustained, only the sustained phase runs: one consumer drains N events (default
+1000000) into one fresh database on a MariaDB of the benchmark's own (started with its
+defaults, plus any --server-option, on a free port from 3307; removed afterwards). Every
+--slice events stored it records the rate, the buffer pool's pages read per event and hit
+ratio, and the CPU of the consumer and the server; at the end the bytes per event of each
+table and index. The JSON goes to --out (default dev/bench/results/sustained.json) and
+the chart of events/s against events stored next to it (.svg). deno task bench:chart draws
+several runs on one chart.
 
 OPTIONS
   --events N            events to produce and drain (default 200000)
@@ -22,9 +39,16 @@ OPTIONS
   --pool N              database.pool_size for this run
   --partitions N        kafka.partitions of the benchmark topics
   --fetch-bytes N       consumer.max_fetch_bytes for this run (compressed bytes per partition)
+  --key-type T          database.key_type for this run: text or uuid
   --consumer-v8-flags F V8 flags of the consumer process (default: those of deno task consume;
                         "" for none), e.g. --max-old-space-size=160
-  --out PATH            JSON results (default bench/results/latest.json)
+  --sustained [N]       run the sustained phase only, N events (default 1000000)
+  --slice N             events stored per slice of the sustained phase (default 50000)
+  --label TEXT          legend text of the sustained run's curve (default: the date)
+  --own-server          run against a MariaDB of the benchmark's own (always with --sustained)
+  --server-option OPT   an option of that server, repeatable; implies --own-server,
+                        e.g. --server-option=--innodb-buffer-pool-size=2G
+  --out PATH            JSON results (default dev/bench/results/latest.json)
   --config PATH         pipeline config to start from (default ./pipeline.yaml or $PIPELINE_CONFIG)
   -h, --help            show this help
 
@@ -37,17 +61,26 @@ async function consumeTaskV8Flags(): Promise<string | undefined> {
   return String(denoJson.tasks?.consume ?? "").match(/--v8-flags=(\S+)/)?.[1];
 }
 
-const defaultOut = resolve(
+const resultsDir = resolve(
   dirname(new URL(import.meta.url).pathname),
   "..",
   "dev",
   "bench",
   "results",
-  "latest.json",
 );
 
+/** `--sustained` may stand alone (the default N): give it its value before parsing. */
+export function withSustainedValue(args: readonly string[]): string[] {
+  return args.flatMap((arg, i) => {
+    const next = args[i + 1];
+    return arg === "--sustained" && (next === undefined || next.startsWith("-"))
+      ? [arg, "1000000"]
+      : [arg];
+  });
+}
+
 async function main(): Promise<number> {
-  const { values } = parseFlags(Deno.args, {
+  const { values } = parseFlags(withSustainedValue(Deno.args), {
     events: { type: "string" },
     "naive-events": { type: "string" },
     "live-seconds": { type: "string" },
@@ -58,6 +91,12 @@ async function main(): Promise<number> {
     out: { type: "string" },
     "consumer-v8-flags": { type: "string" },
     "fetch-bytes": { type: "string" },
+    "key-type": { type: "string" },
+    sustained: { type: "string" },
+    slice: { type: "string" },
+    label: { type: "string" },
+    "own-server": { type: "boolean" },
+    "server-option": { type: "string", multiple: true },
   });
   if (values.help) {
     out(HELP);
@@ -79,6 +118,34 @@ async function main(): Promise<number> {
   if (partitions !== undefined) overrides["kafka.partitions"] = partitions;
   const fetchBytes = count("fetch-bytes", undefined, 1024);
   if (fetchBytes !== undefined) overrides["consumer.max_fetch_bytes"] = fetchBytes;
+  const keyType = values["key-type"];
+  if (keyType !== undefined) {
+    if (keyType !== "text" && keyType !== "uuid") {
+      throw new UsageError(`--key-type expects text or uuid, got "${keyType}"`);
+    }
+    overrides["database.key_type"] = keyType;
+  }
+  const serverOptions = values["server-option"] ?? [];
+  const consumerV8Flags = values["consumer-v8-flags"] ?? await consumeTaskV8Flags();
+  const sustained = count("sustained");
+  if (sustained !== undefined) {
+    if (values.events !== undefined) {
+      throw new UsageError("--events does not apply to --sustained: write --sustained N");
+    }
+    const result = await runSustained({
+      configPath: values.config ?? defaultConfigPath(),
+      events: sustained,
+      sliceEvents: count("slice", 50_000)!,
+      serverOptions,
+      overrides,
+      seed: 20_240_601,
+      consumerV8Flags,
+      label: values.label ?? `sustained ${new Date().toISOString().slice(0, 10)}`,
+    });
+    const path = values.out ?? join(resultsDir, "sustained.json");
+    await writeSustained(path, result);
+    return result.drain.countsOk ? ExitCode.ok : ExitCode.failure;
+  }
   const events = count("events", 200_000)!;
   if (events < 10) throw new UsageError(`--events expects at least 10, got ${events}`);
   const result: BenchResult = await runBenchmark({
@@ -90,15 +157,50 @@ async function main(): Promise<number> {
     ceilingRows: count("ceiling-rows", 5000)!,
     overrides,
     seed: 20_240_601,
-    consumerV8Flags: values["consumer-v8-flags"] ?? await consumeTaskV8Flags(),
+    consumerV8Flags,
+    ownServerOptions: values["own-server"] || serverOptions.length ? serverOptions : undefined,
   });
-  const path = values.out ?? defaultOut;
+  const path = values.out ?? join(resultsDir, "latest.json");
   await Deno.mkdir(dirname(path), { recursive: true });
   await Deno.writeTextFile(path, JSON.stringify(result, null, 2) + "\n");
   out(formatTable(result));
   log(`results written to ${path}`);
   const liveOk = result.live.every((l) => l.countsOk);
   return result.drain.countsOk && result.naive.countsOk && liveOk ? ExitCode.ok : ExitCode.failure;
+}
+
+/** The JSON, its chart next to it (.svg) and a few lines of figures on stdout. */
+async function writeSustained(path: string, result: SustainedResult): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  await Deno.writeTextFile(path, JSON.stringify(result, null, 2) + "\n");
+  const svg = path.replace(/\.json$/, "") + ".svg";
+  await Deno.writeTextFile(
+    svg,
+    lineChart({
+      title: `Sustained drain: ${result.settings.events.toLocaleString("en-US")} events, ` +
+        `buffer pool ${result.server.innodbBufferPoolSize / 1024 / 1024} MiB`,
+      xLabel: "events stored",
+      yLabel: "events/s (per slice)",
+      curves: [curveOf(result)],
+    }),
+  );
+  const rate = (n: number | null) => (n === null ? "-" : Math.round(n).toLocaleString("en-US"));
+  out(
+    `Sustained ${result.label}: ${result.drain.events} events, counts ${
+      result.drain.countsOk ? "exact" : "MISMATCH"
+    }`,
+  );
+  out(
+    `  mean ${rate(result.drain.perSecond)} events/s; at 200k ${
+      rate(result.rateAt["200000"])
+    }, 500k ${rate(result.rateAt["500000"])}, 1M ${rate(result.rateAt["1000000"])}`,
+  );
+  out(
+    `  footprint ${Math.round(result.footprint.bytesPerEvent)} B/event (${
+      Math.round(result.footprint.fileBytesPerEvent)
+    } B/event in files); ${result.drain.pagesReadPerEvent?.toFixed(2)} pages read/event`,
+  );
+  log(`results written to ${path} and ${svg}`);
 }
 
 if (import.meta.main) runMain(main);

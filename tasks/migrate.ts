@@ -2,7 +2,13 @@
 import { loadConfig, type PipelineConfig } from "../lib/config/mod.ts";
 import { ExitCode, parseFlags, runMain } from "../lib/cli/mod.ts";
 import { log, out, warn } from "../lib/log/mod.ts";
-import { applyMigrations, migrationStatus, openDatabase, retryMessage } from "../lib/db/mod.ts";
+import {
+  applyKeyType,
+  applyMigrations,
+  migrationStatus,
+  openDatabase,
+  retryMessage,
+} from "../lib/db/mod.ts";
 
 const help = `Creates the database of database.url if missing and applies the SQL migrations in
 migrations/ that it lacks (the consumer does the same when it starts). Safe to run again.
@@ -52,6 +58,9 @@ async function runMigrations(
   }
   const applied = await applyMigrations(db);
   for (const tag of applied) out(`applied\t${tag}`);
+  if (await applyKeyType(db, config.database.keyType, log)) {
+    out(`applied\tkey_type ${config.database.keyType}`);
+  }
   const total = (await migrationStatus(db)).length;
   log(
     applied.length

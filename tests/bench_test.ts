@@ -7,6 +7,7 @@ import { repoConfigPath, repoRoot, runEntry } from "./_helpers.ts";
 import mysql from "mysql2/promise";
 import { loadConfig } from "../lib/config/mod.ts";
 import { KafkaCluster } from "../lib/kafka/mod.ts";
+import { lineChart, shortNumber, ticks } from "../dev/bench/mod.ts";
 
 /** Every numeric figure the JSON must carry, by dotted path. */
 const FIGURES = [
@@ -106,4 +107,92 @@ Deno.test("bench.ts --events 2000 writes every figure, checks counts and cleans 
     await Deno.remove(dir, { recursive: true });
   }
   assert.ok(await Deno.stat(join(repoRoot, "dev", "bench", "results", ".gitkeep")));
+});
+
+Deno.test("the chart writer draws each curve on shared axes with round ticks", () => {
+  assert.deepEqual(ticks(9_000), [0, 2000, 4000, 6000, 8000, 10000]);
+  assert.deepEqual(ticks(1_000_000, 5), [0, 200000, 400000, 600000, 800000, 1000000]);
+  assert.equal(shortNumber(250_000), "250k");
+  assert.equal(shortNumber(1_500_000), "1.5M");
+  const svg = lineChart({
+    title: "before & after",
+    xLabel: "events stored",
+    yLabel: "events/s",
+    curves: [
+      { label: "before <1>", points: [[50_000, 5_000], [100_000, 2_000]] },
+      { label: "after", points: [[50_000, 9_000], [100_000, 8_000]] },
+    ],
+  });
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.equal(svg.match(/<path /g)?.length, 2);
+  assert.equal(svg.match(/<circle /g)?.length, 4);
+  assert.match(svg, /before &lt;1&gt;/);
+  assert.match(svg, /before &amp; after/);
+  // Both curves share the y axis: 9,000 is drawn above 5,000, and 0 at the bottom edge.
+  const ys = [...svg.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)"/g)].map((m) => Number(m[1]));
+  assert.ok(ys[2] < ys[0] && ys[0] < ys[1], ys.join(" "));
+});
+
+Deno.test("bench.ts --sustained drains into a server of its own, per slice, and draws the curve", async () => {
+  await ensureServices();
+  const dir = await Deno.makeTempDir({ prefix: "bench_sustained_test_" });
+  try {
+    const out = join(dir, "sustained.json");
+    const result = await runEntry("tasks/bench.ts", [
+      "--sustained",
+      "3000",
+      "--slice",
+      "1000",
+      "--label",
+      "tiny",
+      "--out",
+      out,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const json = JSON.parse(await Deno.readTextFile(out));
+    assert.equal(json.drain.countsOk, true);
+    assert.deepEqual(json.drain.counts, json.drain.expected);
+    assert.equal(json.server.innodbBufferPoolSize, 128 * 1024 * 1024, "the server's defaults");
+    const shared = new URL((await loadConfig(repoConfigPath)).database.url);
+    assert.notEqual(json.server.port, Number(shared.port || 3306), "not the shared server");
+    assert.ok(json.slices.length >= 2, JSON.stringify(json.slices));
+    assert.equal(json.slices.at(-1).eventsTo, 3000);
+    for (const slice of json.slices) {
+      assert.ok(slice.perSecond > 0 && slice.hitRatio > 0 && slice.hitRatio <= 1);
+      assert.ok(slice.readRequestsPerEvent > 0 && slice.pagesReadPerEvent >= 0);
+      assert.ok(slice.cpuCores.consumer >= 0 && slice.cpuCores.database >= 0);
+    }
+    const tables = new Map(
+      json.footprint.tables.map((t: { table: string; bytesPerEvent: number }) => [t.table, t]),
+    );
+    for (const table of ["table_customers", "table_orders", "table_events", "table_predictions"]) {
+      assert.ok((tables.get(table) as { dataBytes: number })?.dataBytes > 0, table);
+    }
+    assert.ok(json.footprint.bytesPerEvent > 0);
+    assert.ok(json.bufferPool.some((b: { index: string }) => b.index === "PRIMARY"));
+    const svg = await Deno.readTextFile(join(dir, "sustained.svg"));
+    assert.match(svg, /<path d="M/);
+    assert.match(svg, />tiny</);
+    assert.match(result.stdout, /footprint \d+ B\/event/);
+    // The chart tool draws several result files on one chart.
+    const chart = join(dir, "both.svg");
+    const drawn = await runEntry("tasks/bench_chart.ts", [
+      "--out",
+      chart,
+      `${out}=one`,
+      `${out}=two`,
+    ]);
+    assert.equal(drawn.code, 0, drawn.stderr);
+    assert.equal((await Deno.readTextFile(chart)).match(/<path /g)?.length, 2);
+    // Its topic is gone afterwards (the server and its data folder went with it).
+    const admin = await new KafkaCluster((await loadConfig(repoConfigPath)).kafka).connectAdmin();
+    try {
+      const topics = await admin.topicNames();
+      assert.ok(!topics.includes(json.settings.topic), json.settings.topic);
+    } finally {
+      await admin.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

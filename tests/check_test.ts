@@ -21,7 +21,7 @@ Deno.test("check catches a column shortened by hand, a missing topic, a broker l
     const fine = await runEntry("tasks/check.ts", ["--config", good]);
     assert.equal(fine.code, 0, fine.stdout + fine.stderr);
     assert.deepEqual(problems(fine.stdout), []);
-    assert.match(fine.stdout, /^ok {7}database: .*3 migration\(s\) applied; 7 tables/m);
+    assert.match(fine.stdout, /^ok {7}database: .*4 migration\(s\) applied; 7 tables/m);
     assert.match(
       fine.stdout,
       new RegExp(`^ok {7}topic: "${p.topic}" exists, 3 partition\\(s\\)`, "m"),

@@ -153,3 +153,46 @@ Deno.test("one Ctrl-C under deno task consume stops cleanly: exit 0, [DONE], not
     assert.equal(await count(p, "table_events"), 20000);
   });
 });
+
+Deno.test("event_ids, orders and customers that differ only by a trailing space are distinct rows; nothing stalls", async () => {
+  await withPipeline({}, async (p) => {
+    const keyed = (id: string, order: string, customer: string) => ({
+      ...guideEvent,
+      event_id: id,
+      order_id: order,
+      customer_customer_id: customer,
+    });
+    // Same batch: the consumer's dedup and the database must agree that these are two keys.
+    await produce(p, [keyed("a1", "o1", "c1"), keyed("a1 ", "o1 ", "c1 ")]);
+    const first = await consumeUntilIdle(p, "--quiet");
+    assert.equal(done(first.stdout).ingested, 2);
+    // A later batch: "b1 " after "b1" is stored, and a repeat of "a1 " is a duplicate of it.
+    await produce(p, [keyed("b1", "o2", "c1")]);
+    await consumeUntilIdle(p, "--quiet");
+    await produce(p, [keyed("b1 ", "o2 ", "c1"), keyed("a1 ", "o1 ", "c1 ")]);
+    const last = await consumeUntilIdle(p, "--quiet");
+    assert.equal(done(last.stdout).ingested, 1);
+    assert.equal(done(last.stdout).duplicates, 1);
+    for (const result of [first, last]) {
+      assert.doesNotMatch(result.stderr, /retrying|Duplicate entry/);
+    }
+    const ids = await p.sql<{ id: string }>(
+      "SELECT CONCAT('[', event_id, ']') AS id FROM table_events ORDER BY event_id",
+    );
+    assert.deepEqual(ids.map((r) => r.id), ["[a1]", "[a1 ]", "[b1]", "[b1 ]"]);
+    assert.equal(await count(p, "table_predictions"), 4);
+    const orders = await p.sql<{ id: string; customer: string }>(
+      "SELECT CONCAT('[', order_id, ']') AS id, CONCAT('[', customer_customer_id, ']') AS " +
+        "customer FROM table_orders ORDER BY order_id",
+    );
+    assert.deepEqual(orders, [
+      { id: "[o1]", customer: "[c1]" },
+      { id: "[o1 ]", customer: "[c1 ]" },
+      { id: "[o2]", customer: "[c1]" },
+      { id: "[o2 ]", customer: "[c1]" },
+    ]);
+    assert.equal(await count(p, "table_customers"), 2);
+    assert.equal(await p.deadLetters(), 0);
+    assert.equal(await storedOffset(p), 5);
+  });
+});

@@ -35,6 +35,10 @@ export interface MemoryFigures {
 export interface ChildOutput {
   readonly ingested: number;
   readonly messages: number;
+  /** Messages handled again after a redelivery whose effects were already stored. */
+  readonly alreadyApplied: number;
+  readonly duplicates: number;
+  readonly deadLettered: number;
   readonly batches: BatchRecord[];
   /** Per event: DB commit time minus the Kafka message timestamp, in ms (with --latency). */
   readonly latenciesMs: number[];
@@ -93,6 +97,9 @@ runMain(async () => {
   const output: ChildOutput = {
     ingested: stats.ingested,
     messages: stats.messages,
+    alreadyApplied: stats.alreadyApplied,
+    duplicates: stats.duplicates,
+    deadLettered: stats.deadLettered,
     batches,
     latenciesMs,
     memory: { max, atPeakRss },

@@ -27,7 +27,7 @@ import type { ReturnModel } from "../../lib/model/mod.ts";
 import { type OrderEvent, validateMessage, type ValidEvent } from "../../lib/events/mod.ts";
 import { produceFile } from "../../lib/producer/mod.ts";
 import { log, Progress, warn } from "../../lib/log/mod.ts";
-import { CpuSampler, findPid, statusBytes } from "./_proc.ts";
+import { CpuSampler, findPid, statusBytes, whenInterrupted } from "./_proc.ts";
 import type { BatchRecord, ChildOutput } from "./_consumer_child.ts";
 
 const encoder = new TextEncoder();
@@ -88,6 +88,8 @@ export interface ChildRun {
   peakRssBytes: number | null;
   /** Share of one core per process over the window (consumer, broker, database). */
   cpu: Record<string, number | null>;
+  /** The child's warnings (stderr lines), at most the last 50, and how many there were. */
+  warnings: { count: number; last: string[] };
 }
 
 const childScript = new URL("./_consumer_child.ts", import.meta.url).pathname;
@@ -104,9 +106,11 @@ export async function runConsumerChild(options: {
   dir: string;
   latency?: boolean;
   timeoutMs: number;
-  whileJoined?: () => Promise<void>;
+  whileJoined?: (child: { pid: number; exited: Promise<unknown> }) => Promise<void>;
   /** Passed to the child as --v8-flags (e.g. a heap limit). */
   v8Flags?: string;
+  /** The database server's pid (default: the oldest mariadbd, else mysqld). */
+  databasePid?: number;
 }): Promise<ChildRun> {
   const out = join(options.dir, `child_${crypto.randomUUID()}.json`);
   const args = [
@@ -132,9 +136,13 @@ export async function runConsumerChild(options: {
     new Map([
       ["consumer", child.pid],
       ["broker", await findPid("kafka.Kafka")],
-      ["database", await findPid("mariadbd", true) ?? await findPid("mysqld", true)],
+      [
+        "database",
+        options.databasePid ?? await findPid("mariadbd", true) ?? await findPid("mysqld", true),
+      ],
     ]),
   );
+  const forget = whenInterrupted(() => child.kill("SIGKILL"));
   sampler.start();
   let peakRss = 0;
   const rssTimer = setInterval(() => {
@@ -146,8 +154,15 @@ export async function runConsumerChild(options: {
     if (line.startsWith("[OK] Consumer started")) joined();
   });
   let stderrText = "";
+  const warnings: string[] = [];
+  let warningCount = 0;
   const stderr = readLines(child.stderr, (line) => {
     stderrText += line + "\n";
+    if (/^warning|abandoned/i.test(line)) {
+      warningCount++;
+      warnings.push(line.slice(0, 300));
+      if (warnings.length > 50) warnings.shift();
+    }
   });
   const timer = setTimeout(() => {
     log(`consumer child still running after ${options.timeoutMs} ms: stopping it`);
@@ -160,7 +175,7 @@ export async function runConsumerChild(options: {
       if (
         (await Promise.race([joinedPromise.then(() => "joined" as const), exited])) === "joined"
       ) {
-        producing = options.whileJoined();
+        producing = options.whileJoined({ pid: child.pid, exited });
         await producing;
       }
     }
@@ -172,6 +187,7 @@ export async function runConsumerChild(options: {
       );
     }
   } finally {
+    forget();
     clearTimeout(timer);
     clearInterval(rssTimer);
     sampler.stop();
@@ -184,6 +200,7 @@ export async function runConsumerChild(options: {
     window,
     peakRssBytes: peakRss || null,
     cpu: sampler.usage(window.from, window.to),
+    warnings: { count: warningCount, last: warnings },
   };
 }
 

@@ -4,7 +4,7 @@
 const TICKS_PER_SECOND = 100;
 
 /** CPU seconds (user + system) a process has used so far, or undefined if it is gone. */
-function cpuSeconds(pid: number): number | undefined {
+export function cpuSeconds(pid: number): number | undefined {
   let text: string;
   try {
     text = Deno.readTextFileSync(`/proc/${pid}/stat`);
@@ -96,4 +96,29 @@ export class CpuSampler {
     }
     return result;
   }
+}
+
+const onStop = new Set<() => void>();
+
+/**
+ * Runs `cleanup` if the benchmark is interrupted (SIGINT, SIGTERM) before the returned
+ * function is called: a child process (consumer, database server) must not outlive it.
+ */
+export function whenInterrupted(cleanup: () => void): () => void {
+  if (!onStop.size) {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      Deno.addSignalListener(signal, () => {
+        for (const stop of onStop) {
+          try {
+            stop();
+          } catch {
+            // already gone
+          }
+        }
+        Deno.exit(130);
+      });
+    }
+  }
+  onStop.add(cleanup);
+  return () => onStop.delete(cleanup);
 }

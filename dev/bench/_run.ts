@@ -6,10 +6,11 @@ import { join } from "node:path";
 import { generateEvents } from "../generator/mod.ts";
 import { KafkaCluster } from "../../lib/kafka/mod.ts";
 import { loadModel, type ReturnModel } from "../../lib/model/mod.ts";
-import { type Database, dropDatabase } from "../../lib/db/mod.ts";
+import { type Database, dropDatabase, serverSettings } from "../../lib/db/mod.ts";
 import { log } from "../../lib/log/mod.ts";
 import { errorText } from "../../lib/errors/mod.ts";
 import { type Target, uniqueName, writeConfig } from "../testing/mod.ts";
+import { type OwnServer, startOwnServer } from "./_server.ts";
 import {
   cleanupKafka,
   countRows,
@@ -45,6 +46,11 @@ export interface BenchOptions {
   readonly seed: number;
   /** V8 flags of the consumer child (e.g. --max-old-space-size=160). */
   readonly consumerV8Flags?: string;
+  /**
+   * Options of a MariaDB of the benchmark's own to run against (its defaults plus these);
+   * undefined: the server of the config's database.url.
+   */
+  readonly ownServerOptions?: readonly string[];
 }
 
 /** Everything a run measured; written as JSON and printed as a table. */
@@ -52,11 +58,24 @@ export type BenchResult = Awaited<ReturnType<typeof runBenchmark>>;
 
 /** Runs every phase and returns its figures; resources are removed even when a phase fails. */
 export async function runBenchmark(options: BenchOptions) {
+  const server = options.ownServerOptions
+    ? await startOwnServer(options.ownServerOptions)
+    : undefined;
+  try {
+    return await benchmarkOn(options, server);
+  } finally {
+    await server?.stop();
+  }
+}
+
+async function benchmarkOn(options: BenchOptions, server: OwnServer | undefined) {
   const started = new Date();
   const dir = await Deno.makeTempDir({ prefix: "pipeline_bench_" });
   const base = uniqueName("bench");
+  const write = (target: Target) =>
+    writeConfig(options.configPath, dir, target, options.overrides, server?.url(target.database));
   const drainTarget: Target = { topic: base, group: `${base}_drain`, database: base };
-  const drain = await writeConfig(options.configPath, dir, drainTarget, options.overrides);
+  const drain = await write(drainTarget);
   const config = drain.config;
   const topics = [base, `${base}.dlq`];
   const groups = [drainTarget.group, `${base}_kafka`, `${base}_naive`];
@@ -73,11 +92,11 @@ export async function runBenchmark(options: BenchOptions) {
       timeoutMs: 30_000,
     });
   const open = async (database: string) => {
-    const { config: c } = await writeConfig(options.configPath, dir, {
+    const { config: c } = await write({
       ...drainTarget,
       topic: `${base}_${database}`,
       database,
-    }, options.overrides);
+    });
     const db = await openBenchDatabase(c);
     opened.push(db);
     return db;
@@ -111,6 +130,7 @@ export async function runBenchmark(options: BenchOptions) {
       dir,
       v8Flags: options.consumerV8Flags,
       timeoutMs: 600_000 + options.events * 5,
+      databasePid: server?.pid,
     });
     const drainSeconds = (drained.window.to - drained.window.from) / 1000;
     const counts = await countRows(mainDb, drainTarget.group, drainTarget.topic);
@@ -147,7 +167,7 @@ export async function runBenchmark(options: BenchOptions) {
     const naiveCount = Math.min(options.naiveEvents, options.events);
     const naiveTarget: Target = { topic: `${base}_naive`, group: `${base}_naive`, database: base };
     topics.push(naiveTarget.topic);
-    const naiveConfig = await writeConfig(options.configPath, dir, naiveTarget, options.overrides);
+    const naiveConfig = await write(naiveTarget);
     await createBenchTopic(naiveTarget.topic);
     const naiveFile = join(dir, "naive.jsonl");
     const naiveLines = [...generateEvents({ events: naiveCount, seed: options.seed + 100 })]
@@ -219,7 +239,7 @@ export async function runBenchmark(options: BenchOptions) {
         };
         topics.push(target.topic, `${target.topic}.dlq`);
         groups.push(target.group);
-        const liveConfig = await writeConfig(options.configPath, dir, target, options.overrides);
+        const liveConfig = await write(target);
         await createBenchTopic(target.topic);
         const rate = drainRate * fraction;
         const count = Math.max(1, Math.round(rate * options.liveSeconds));
@@ -238,6 +258,7 @@ export async function runBenchmark(options: BenchOptions) {
           dir,
           latency: true,
           v8Flags: options.consumerV8Flags,
+          databasePid: server?.pid,
           timeoutMs: options.liveSeconds * 4000 + 120_000,
           whileJoined: async () => {
             paced = await producePaced(liveConfig.config, messages, rate);
@@ -280,12 +301,16 @@ export async function runBenchmark(options: BenchOptions) {
         partitions: config.kafka.partitions,
         partitionsConsumedConcurrently: concurrency,
         databasePoolSize: config.database.poolSize,
+        keyType: config.database.keyType,
         producerAcks: config.producer.acks,
         producerCompression: config.producer.compression,
         producerBatchSize: config.producer.batchSize,
         overrides: options.overrides,
         consumerV8Flags: options.consumerV8Flags ?? null,
         consumerMaxFetchBytes: config.consumer.maxFetchBytes,
+        /** Options of the benchmark's own MariaDB (null: the config's server). */
+        ownServerOptions: options.ownServerOptions ?? null,
+        innodbBufferPoolSize: (await serverSettings(mainDb)).innodbBufferPoolSize,
       },
       producer,
       drain: drainFigures,

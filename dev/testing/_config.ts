@@ -18,17 +18,19 @@ export interface Target {
 
 /**
  * Writes a copy of `basePath` with the target's topic, group and database (on the same
- * server), relative paths made absolute, per-event logging off, plus dotted-path overrides
- * such as `{ "consumer.partitions_consumed_concurrently": 3 }`. Returns its path and config.
+ * server, or on `serverUrl`'s), relative paths made absolute, per-event logging off, plus
+ * dotted-path overrides such as `{ "consumer.partitions_consumed_concurrently": 3 }`.
+ * Returns its path and config.
  */
 export async function writeConfig(
   basePath: string,
   dir: string,
   target: Target,
   overrides: Readonly<Record<string, unknown>> = {},
+  serverUrl?: string,
 ): Promise<{ path: string; config: PipelineConfig }> {
   const base = await loadConfig(basePath);
-  const url = new URL(base.database.url);
+  const url = new URL(serverUrl ?? base.database.url);
   url.pathname = `/${target.database}`;
   const doc = parseDocument(await Deno.readTextFile(basePath));
   doc.setIn(["kafka", "topic"], target.topic);

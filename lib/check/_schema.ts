@@ -116,7 +116,7 @@ function compareColumn(
     findings.push(
       problem(
         `${at} has collation ${have.collation ?? "none"}, the pipeline needs ${want.collation}: ` +
-          'identifiers must compare byte for byte ("A1" and "a1" are two events)',
+          'identifiers must compare byte for byte ("A1", "a1" and "a1 " are three events)',
       ),
     );
   } else if (!want.collation && have.charset && have.charset !== "utf8mb4") {

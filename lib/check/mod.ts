@@ -111,7 +111,7 @@ async function checkDatabase(config: PipelineConfig, tell: (f: Finding) => void)
       });
       return;
     }
-    const expected = pipelineSchema();
+    const expected = pipelineSchema(config.database.keyType);
     const findings = compareSchemas(expected, await liveSchema(db), config.events.fields);
     for (const f of findings) tell(f);
     if (!findings.some((f) => f.level === "problem")) {

@@ -7,6 +7,12 @@
 /** Longest identifier (event_id, order_id, customer_customer_id) a column holds. */
 export const ID_LENGTH = 64;
 
+/**
+ * The text form of a UUID that MariaDB's UUID type reads (any case) and prints (lower case):
+ * what every key must look like with database.key_type `uuid` (lib/db/_keys.ts).
+ */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Longest value of the short descriptive columns (country, device, channel, category). */
 export const LABEL_LENGTH = 64;
 

@@ -334,6 +334,17 @@ export const pipelineSpec = {
           min: 1,
           max: 100,
         },
+        key_type: {
+          kind: "string",
+          description:
+            "How event_id, order_id and customer_customer_id are stored: `text` (any id, up " +
+            "to 64 characters) or `uuid` (MariaDB 10.7+ only; every id must be a UUID, others " +
+            "go to the dead-letter topic, and are stored and printed in lower case; smaller " +
+            "tables, see docs/database.md). Changing it converts the stored tables in place " +
+            "at the next start.",
+          enum: ["text", "uuid"],
+          default: "text",
+        },
         tls: tlsSpec(
           "database server",
           "the CA, and the host name unless database.url has an IP address",

@@ -13,5 +13,5 @@ export type {
 export { readTlsFiles } from "./_tls.ts";
 export type { TlsFileProblem, TlsFiles } from "./_tls.ts";
 export { configReference, readSection, replaceSection } from "./_reference.ts";
-export { COLUMN_FIELDS, ID_LENGTH, LABEL_LENGTH } from "./_columns.ts";
+export { COLUMN_FIELDS, ID_LENGTH, LABEL_LENGTH, UUID_PATTERN } from "./_columns.ts";
 export { pipelineSpec } from "./_pipeline_spec.ts";

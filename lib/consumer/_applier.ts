@@ -229,12 +229,13 @@ async function applyPart(
       lap("kafka");
 
       const { inserted } = await step("database", () =>
-        ports.store.write({
-          events: plan.events,
-          probabilities,
-          modelVersion: ports.scorer.version,
-          nextOffset: plan.nextOffset,
-        }));
+        heartbeating(ports.keepAlive, () =>
+          ports.store.write({
+            events: plan.events,
+            probabilities,
+            modelVersion: ports.scorer.version,
+            nextOffset: plan.nextOffset,
+          })));
       lap("db");
       return { plan, inserted, probabilities, ms };
     }, {
@@ -265,6 +266,21 @@ async function applyPart(
       }
       replans++;
     }
+  }
+}
+
+/**
+ * Runs `work` heartbeating meanwhile. Once the tables outgrow the server's memory one
+ * transaction can outlast the session timeout; without heartbeats the group would take the
+ * partition away and the batch would be fetched and handled again. A heartbeat that fails
+ * here changes nothing: the transaction's fence decides whether the batch is written.
+ */
+async function heartbeating<T>(keepAlive: () => Promise<void>, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => keepAlive().catch(() => {}), KEEP_ALIVE_EVERY_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
   }
 }
 

@@ -53,7 +53,9 @@ export interface Plan {
 /** Validates every record of a batch; `now` is the default of `datetime: now` fields. */
 export function checkRecords(
   records: readonly KafkaRecord[],
-  config: Pick<PipelineConfig, "consumer" | "events">,
+  config: Pick<PipelineConfig, "consumer" | "events"> & {
+    readonly database?: Pick<PipelineConfig["database"], "keyType">;
+  },
   now: Date,
 ): Checked[] {
   return records.map((record) => {

@@ -76,6 +76,7 @@ export async function consume(
   const db = await openDatabase(config, {
     retry: { retryForMs: 3_000 },
     onRetry: (...retry) => warn(retryMessage(...retry)),
+    onLog: log,
   }).catch((error) => {
     if (error instanceof UserError) throw error;
     throw new UserError(

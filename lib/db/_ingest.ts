@@ -67,6 +67,14 @@ export interface IngestResult {
   duplicates: string[];
 }
 
+/**
+ * Events written table after table before the next ones, inside the one transaction. The
+ * foreign-key checks of a slice read the rows its own earlier statements just wrote; a whole
+ * batch of thousands of events touches more pages than a small buffer pool holds, so by the
+ * time of those checks (and of the insert after the duplicate check) the pages would be gone
+ * and read again from disk.
+ */
+export const SLICE_EVENTS = 500;
 /** A duplicate-key race is retried this many times before it is taken as a real conflict. */
 const DUPLICATE_RACE_ATTEMPTS = 5;
 const ER_DUP_ENTRY = 1062;
@@ -189,24 +197,34 @@ async function write(
 ): Promise<IngestResult> {
   // First: the fence. Nothing else is read or written if another consumer got here first.
   const absent = await lockOffsets(tx, batch.consumerGroup, batch.offsets);
-  const stored = await selectExisting(tx, rows.map((r) => r.id));
-  const writing = batch.duplicates === "update" ? rows : rows.filter((r) => !stored.has(r.id));
-
-  // The latest event naming a customer or order sets its columns; rows sorted by key so that
-  // concurrent batches lock shared rows in the same order.
-  await upsert(tx, customers, latest(writing, (r) => r.customer, "customer_customer_id"));
-  await upsert(tx, orders, latest(writing, (r) => r.order, "order_id"));
-  // Events believed new: a plain INSERT, so that a concurrent writer of the same event_id
-  // makes this transaction fail (and retry) instead of silently overwriting.
-  const fresh = writing.filter((r) => !stored.has(r.id)).map((r) => r.event);
-  for (const part of chunks(fresh, utf8Bound, statementBytes)) {
-    await insertMany(tx, events, part);
+  const stored = new Set<string>();
+  // Slices in batch order: the latest event naming a customer or order is written last and
+  // sets its columns. Within a slice rows are sorted by key, so that concurrent batches lock
+  // shared rows in the same order (across slices they may not: a deadlock is retried).
+  for (let i = 0; i < rows.length; i += SLICE_EVENTS) {
+    const slice = rows.slice(i, i + SLICE_EVENTS);
+    const found = await selectExisting(tx, slice.map((r) => r.id));
+    for (const id of found) stored.add(id);
+    const writing = batch.duplicates === "update" ? slice : slice.filter((r) => !found.has(r.id));
+    await upsert(tx, customers, latest(writing, (r) => r.customer, "customer_customer_id"));
+    await upsert(tx, orders, latest(writing, (r) => r.order, "order_id"));
+    // Events believed new: a plain INSERT, so that a concurrent writer of the same event_id
+    // makes this transaction fail (and retry) instead of silently overwriting.
+    const fresh = writing.filter((r) => !found.has(r.id)).map((r) => r.event);
+    for (const part of chunks(fresh, utf8Bound, statementBytes)) {
+      await insertMany(tx, events, part);
+    }
+    const overwrite = writing.filter((r) => found.has(r.id)).map((r) => r.event);
+    for (const part of chunks(overwrite, utf8Bound, statementBytes)) {
+      await insertMany(tx, events, part, { update: nonKeyColumns(events) });
+    }
+    // Its keys are the event's (one foreign key on all three, cascading when they change).
+    for (const part of chunks(writing.map((r) => r.prediction), () => 0)) {
+      await insertMany(tx, predictions, part, {
+        update: ["return_proba", "model_version", "predicted_at"],
+      });
+    }
   }
-  const overwrite = writing.filter((r) => stored.has(r.id)).map((r) => r.event);
-  for (const part of chunks(overwrite, utf8Bound, statementBytes)) {
-    await insertMany(tx, events, part, { update: nonKeyColumns(events) });
-  }
-  await upsert(tx, predictions, writing.map((r) => r.prediction));
   // Overwritten, not maximised: a topic deleted and re-created starts again at 0. A row that
   // was absent is inserted plainly, so that two consumers inserting it at once cannot both win.
   const now = new Date();
@@ -268,7 +286,7 @@ export function existingEventIds(db: Database, ids: readonly string[]): Promise<
   return selectExisting(handleOf(db).drizzle, [...new Set(ids)]);
 }
 
-type Table = typeof customers | typeof orders | typeof predictions | typeof events;
+type Table = typeof customers | typeof orders | typeof events;
 
 async function upsert<T extends Table>(tx: Tx, table: T, rows: T["$inferInsert"][]) {
   for (const part of chunks(rows, () => 0)) {

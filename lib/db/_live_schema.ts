@@ -2,6 +2,7 @@
 import { is, type SQL, sql } from "drizzle-orm";
 import { getTableConfig, MySqlTable } from "drizzle-orm/mysql-core";
 import { type Database, handleOf } from "./_handle.ts";
+import { isKeyColumn, type KeyType } from "./_keys.ts";
 import * as schema from "./_schema.ts";
 
 /**
@@ -44,8 +45,11 @@ function normalType(type: string): string {
   );
 }
 
-/** The schema lib/db/_schema.ts declares: what the migrations create and the pipeline writes. */
-export function pipelineSchema(): SchemaSnapshot {
+/**
+ * The schema lib/db/_schema.ts declares: what the migrations create and the pipeline writes,
+ * with the key columns as database.key_type stores them.
+ */
+export function pipelineSchema(keyType: KeyType = "text"): SchemaSnapshot {
   const tables = (Object.values(schema) as unknown[]).filter((t): t is MySqlTable =>
     is(t, MySqlTable)
   );
@@ -54,6 +58,16 @@ export function pipelineSchema(): SchemaSnapshot {
   for (const table of tables) {
     const config = getTableConfig(table);
     for (const column of config.columns) {
+      if (keyType === "uuid" && isKeyColumn(config.name, column.name)) {
+        columns.push({
+          table: config.name,
+          name: column.name,
+          type: "uuid",
+          nullable: !column.notNull,
+          hasDefault: column.hasDefault,
+        });
+        continue;
+      }
       const declared = column.getSQLType();
       const collation = /\bCOLLATE\s+(\w+)/i.exec(declared)?.[1];
       const charset = /\bCHARACTER SET\s+(\w+)/i.exec(declared)?.[1];

@@ -56,8 +56,9 @@ export async function countStoredEvents(db: Database, range: EventRange = {}): P
 }
 
 /**
- * Up to `limit` stored events after `after` in event_id order (the primary key's, utf8mb4_bin:
- * byte order), so that a reader can stop anywhere and carry on from the last id it saw.
+ * Up to `limit` stored events after `after` in event_id order (the primary key's,
+ * utf8mb4_nopad_bin: byte order), so that a reader can stop anywhere and carry on from the last
+ * id it saw.
  */
 export async function readStoredEvents(
   db: Database,

@@ -10,6 +10,7 @@ import type { Backoff } from "../errors/mod.ts";
 import { connectionProblem, errorCode } from "./_errors.ts";
 import { connectionOptions, type DatabaseTarget, databaseTarget } from "./_target.ts";
 import { applyMigrations } from "./_migrations.ts";
+import { applyKeyType } from "./_keys.ts";
 import { type Database, registerDatabase, type RetryHook } from "./_handle.ts";
 import * as schema from "./_schema.ts";
 
@@ -28,6 +29,8 @@ export interface OpenOptions {
   readonly onRetry?: RetryHook;
   /** Milliseconds to wait for the server to answer a connection attempt (default 10 s). */
   readonly connectTimeoutMs?: number;
+  /** Told when the key columns are converted to database.key_type (a rewrite of the tables). */
+  readonly onLog?: (text: string) => void;
 }
 
 /** Long enough to ride out a database restart of half a minute or more. */
@@ -71,7 +74,10 @@ export async function openDatabase(
       statementBytes: Math.max(64 * 1024, Math.min(4 * 1024 * 1024, Number(row.packet) / 4)),
       close: () => pool.end(),
     });
-    if (options.migrate ?? true) await applyMigrations(db);
+    if (options.migrate ?? true) {
+      await applyMigrations(db);
+      await applyKeyType(db, config.database.keyType, options.onLog);
+    }
     return db;
   } catch (error) {
     await pool.end().catch(() => {});

@@ -15,6 +15,7 @@ import {
   int,
   mysqlTable,
   primaryKey,
+  uniqueIndex,
   varchar,
 } from "drizzle-orm/mysql-core";
 // drizzle-kit loads this file by itself, outside the import map: it may only import
@@ -22,12 +23,13 @@ import {
 import { ID_LENGTH, LABEL_LENGTH } from "../config/_columns.ts";
 
 /**
- * Identifiers compare byte for byte (utf8mb4_bin): "A1" and "a1" are two events, exactly as
- * the consumer's in-memory deduplication sees them. Set on the column so that a database
+ * Identifiers compare byte for byte, trailing spaces included (utf8mb4_nopad_bin): "A1", "a1"
+ * and "a1 " are three events, exactly as the consumer's in-memory deduplication sees them
+ * (utf8mb4_bin pads, so "a1" and "a1 " were one key). Set on the column so that a database
  * created by hand with another default collation behaves the same.
  */
 const id = customType<{ data: string; driverData: string }>({
-  dataType: () => `varchar(${ID_LENGTH}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+  dataType: () => `varchar(${ID_LENGTH}) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin`,
 });
 
 /** A JSON document written and read back as its text. */
@@ -79,7 +81,9 @@ export const orders = mysqlTable("table_orders", {
 
 /**
  * One row per event_id: its keys, the message's keys that have no column of their own
- * (extra_fields, NULL when there are none) and where it was read from.
+ * (extra_fields, NULL when there are none) and where it was read from. Only the indexes a
+ * foreign key needs: every one is written at a random place per event, which is what an
+ * insert costs once the tables outgrow the buffer pool.
  */
 export const events = mysqlTable("table_events", {
   event_id: id("event_id").primaryKey(),
@@ -100,35 +104,34 @@ export const events = mysqlTable("table_events", {
   }),
   index("ix_events_order").on(t.order_id),
   index("ix_events_customer").on(t.customer_customer_id),
-  index("ix_events_time").on(t.event_time),
+  // What table_predictions' foreign key refers to: an event's three keys together.
+  uniqueIndex("ux_events_keys").on(t.event_id, t.order_id, t.customer_customer_id),
 ]);
 
-/** One score per event; `ORDER BY event_id DESC LIMIT 10` reads the primary key backwards. */
+/**
+ * One score per event. One foreign key on the three keys together says that a prediction's
+ * order and customer are its event's (which has foreign keys to both), and follows the event
+ * when its keys change (ON UPDATE CASCADE); the primary key starts with event_id, so
+ * `ORDER BY event_id DESC LIMIT 10` reads it backwards, and since the foreign key fixes the
+ * order and customer of an event_id, there is still one prediction per event_id.
+ */
 export const predictions = mysqlTable("table_predictions", {
-  event_id: id("event_id").primaryKey(),
+  event_id: id("event_id").notNull(),
   order_id: id("order_id").notNull(),
   customer_customer_id: id("customer_customer_id").notNull(),
   return_proba: double("return_proba").notNull(),
   model_version: varchar("model_version", { length: 128 }).notNull(),
   predicted_at: utc("predicted_at").notNull().default(now3),
 }, (t) => [
+  primaryKey({
+    name: "pk_predictions",
+    columns: [t.event_id, t.order_id, t.customer_customer_id],
+  }),
   foreignKey({
     name: "fk_predictions_event",
-    columns: [t.event_id],
-    foreignColumns: [events.event_id],
-  }),
-  foreignKey({
-    name: "fk_predictions_order",
-    columns: [t.order_id],
-    foreignColumns: [orders.order_id],
-  }),
-  foreignKey({
-    name: "fk_predictions_customer",
-    columns: [t.customer_customer_id],
-    foreignColumns: [customers.customer_customer_id],
-  }),
-  index("ix_predictions_order").on(t.order_id),
-  index("ix_predictions_customer").on(t.customer_customer_id),
+    columns: [t.event_id, t.order_id, t.customer_customer_id],
+    foreignColumns: [events.event_id, events.order_id, events.customer_customer_id],
+  }).onUpdate("cascade"),
 ]);
 
 /**

@@ -19,6 +19,8 @@ export {
 } from "./_errors.ts";
 export { applyMigrations, MIGRATIONS_FOLDER, migrationStatus } from "./_migrations.ts";
 export type { MigrationInfo, MigrationOptions } from "./_migrations.ts";
+export { applyKeyType, storedKeyType } from "./_keys.ts";
+export type { KeyType } from "./_keys.ts";
 export { existingEventIds, ingestBatch } from "./_ingest.ts";
 export { forgetStoredOffsets, OffsetMoved, storedOffsets } from "./_offsets.ts";
 export type { BatchOffset } from "./_offsets.ts";
@@ -54,3 +56,11 @@ export type {
   ShadowPrediction,
   StoredEvent,
 } from "./_models.ts";
+export {
+  bufferPoolByIndex,
+  performanceSchemaFigures,
+  serverSettings,
+  statusCounters,
+  storageFootprint,
+  storedEventCount,
+} from "./_server_figures.ts";

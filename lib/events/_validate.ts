@@ -2,7 +2,12 @@
  * Turns one Kafka message into a validated event with defaults applied, or a rejection
  * whose reason goes to the dead-letter topic. Pure: no I/O, the clock is passed in.
  */
-import { COLUMN_FIELDS, type FieldConfig, type PipelineConfig } from "../config/mod.ts";
+import {
+  COLUMN_FIELDS,
+  type FieldConfig,
+  type PipelineConfig,
+  UUID_PATTERN,
+} from "../config/mod.ts";
 import { UserError } from "../errors/mod.ts";
 import { decodeJsonObject, missingRequired } from "./_decode.ts";
 
@@ -57,7 +62,9 @@ const columnFields = new Set(COLUMN_FIELDS);
 /** Decodes, checks and types one message value; `now` is the default for `datetime: now`. */
 export function validateMessage(
   value: Uint8Array | null,
-  config: Pick<PipelineConfig, "consumer" | "events">,
+  config: Pick<PipelineConfig, "consumer" | "events"> & {
+    readonly database?: Pick<PipelineConfig["database"], "keyType">;
+  },
   now: Date,
 ): Accepted | Rejection {
   if (value === null || value.length === 0) return { ok: false, reason: "empty message" };
@@ -74,9 +81,11 @@ export function validateMessage(
   if (!checked.ok) return checked;
   const order = orderEvent(checked.features, now);
   if (!order.ok) return order;
+  const keyed = config.database?.keyType === "uuid" ? uuidKeys(order.event) : order;
+  if (!keyed.ok) return keyed;
   return {
     ok: true,
-    event: order.event,
+    event: keyed.event,
     features: checked.features,
     extraFields: extraFields(decoded.value, config.events),
   };
@@ -239,6 +248,28 @@ const MONEY_FIELDS = [
   "order_discount",
   "order_order_total",
 ] as const;
+
+/**
+ * With UUID key columns every key must be a UUID; the server compares them regardless of
+ * case and prints them in lower case, so they are lower-cased here, for the consumer's own
+ * duplicate detection to agree with the database's.
+ */
+function uuidKeys(event: OrderEvent): { ok: true; event: OrderEvent } | Rejection {
+  let lowered: { -readonly [K in keyof OrderEvent]: OrderEvent[K] } | undefined;
+  for (const field of KEY_FIELDS) {
+    const value = event[field];
+    if (!UUID_PATTERN.test(value)) {
+      return {
+        ok: false,
+        reason: `not a UUID: ${quote(value)} (database.key_type is uuid; ` +
+          "set it to text to store other ids)",
+        field,
+      };
+    }
+    if (value !== value.toLowerCase()) (lowered ??= { ...event })[field] = value.toLowerCase();
+  }
+  return { ok: true, event: lowered ? Object.freeze(lowered) : event };
+}
 
 /**
  * The columns of a validated field record, typed. A value its column cannot hold (an
