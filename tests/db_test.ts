@@ -6,6 +6,7 @@ import {
   classifyDatabaseError,
   type Database,
   isTransientError,
+  memoryFit,
   MIGRATIONS_FOLDER,
   migrationStatus,
   openDatabase,
@@ -480,5 +481,14 @@ Deno.test("openDatabase() says clearly when the password is wrong", async () => 
     assert.ok(!error.message.includes("wrong-password"));
     assert.match(error.hint ?? "", /user and password/);
     return true;
+  });
+});
+
+Deno.test("memoryFit() compares the server's buffer pool with the pipeline's tables", async () => {
+  await withTestDatabase("memfit", async (db) => {
+    const empty = await memoryFit(db);
+    assert.ok(empty.bufferPoolBytes >= 5 * 1024 * 1024, String(empty.bufferPoolBytes));
+    assert.ok(empty.tableBytes > 0, "the four tables take their first pages");
+    assert.equal(empty.fits, empty.tableBytes <= empty.bufferPoolBytes);
   });
 });

@@ -4,6 +4,7 @@ import { parse } from "yaml";
 import { loadConfig, parseConfig } from "../lib/config/mod.ts";
 import {
   brokerProperties,
+  bufferPoolFor,
   kafkaLibs,
   kafkaPaths,
   parseEndpoint,
@@ -610,4 +611,12 @@ Deno.test("writeTestConfig() writes a loadable config with its own names and rep
   assert.equal(config.producer.file, repo.producer.file);
   assert.equal(config.model.path, repo.model.path);
   await Deno.remove(join(path, ".."), { recursive: true });
+});
+
+Deno.test("services up gives a MariaDB it starts a quarter of the memory, 256 MiB to 4 GiB", () => {
+  const gib = 1024 ** 3;
+  assert.equal(bufferPoolFor(24 * gib), 4 * gib);
+  assert.equal(bufferPoolFor(8 * gib), 2 * gib);
+  assert.equal(bufferPoolFor(0.5 * gib), 256 * 1024 ** 2);
+  assert.equal(bufferPoolFor(3 * gib + 12345) % (1024 * 1024), 0, "whole MiB");
 });

@@ -648,7 +648,11 @@ async function ensureMariaDb(database: DatabaseSettings, timeoutMs: number): Pro
       what: "create /run/mysqld",
     });
   }
-  const daemon = ["--exec", mariadbd];
+  // The server's default 128 MiB buffer pool makes every insert a disk read once the indexes
+  // outgrow it (docs/database.md#tuning): a quarter of the machine's memory, 256 MiB to 4 GiB.
+  const pool = bufferPoolFor(Deno.systemMemoryInfo().total);
+  log(`mariadb: buffer pool ${formatMiB(pool)} (a quarter of this machine's memory)`);
+  const daemon = ["--exec", mariadbd, "--", `--innodb-buffer-pool-size=${pool}`];
   const hint = "starting the system's MariaDB needs root: sudo service mariadb start";
   const said = await run("start-stop-daemon", ["--start", "--oknodo", "--background", ...daemon], {
     what: "start MariaDB",
@@ -691,6 +695,17 @@ async function ensureMariaDb(database: DatabaseSettings, timeoutMs: number): Pro
 /** The root reason of a failed Kafka check, without connectAdmin's advice to run this command. */
 function causeText(error: unknown): string {
   return errorText((error as Error)?.cause ?? error);
+}
+
+/** InnoDB's buffer pool for a machine with `total` bytes of memory, in whole MiB. */
+export function bufferPoolFor(total: number): number {
+  const mib = 1024 * 1024;
+  const quarter = Math.floor(total / 4 / mib) * mib;
+  return Math.min(4096 * mib, Math.max(256 * mib, quarter));
+}
+
+function formatMiB(bytes: number): string {
+  return `${Math.round(bytes / 1024 / 1024)} MiB`;
 }
 
 function seconds(since: number): string {

@@ -12,7 +12,14 @@ import { deadLetterTopicOf, maskUrl, type PipelineConfig } from "../config/mod.t
 import { errorText, UserError } from "../errors/mod.ts";
 import { debugLog, log, warn } from "../log/mod.ts";
 import { brokerError, KafkaCluster, openDeadLetterSink } from "../kafka/mod.ts";
-import { openDatabase, pingDatabase, retryMessage, storeShadowPredictions } from "../db/mod.ts";
+import {
+  type Database,
+  memoryFit,
+  openDatabase,
+  pingDatabase,
+  retryMessage,
+  storeShadowPredictions,
+} from "../db/mod.ts";
 import { openModelHolder, openShadowScorer } from "../model/mod.ts";
 import { createPipelineMetrics, type HttpEndpoint, startHttp } from "../metrics/mod.ts";
 import { Observer } from "./_observer.ts";
@@ -85,6 +92,7 @@ export async function consume(
     );
   });
   closing("the database", () => db.close());
+  await warnIfTablesOutgrowMemory(db);
   const sink = await openDeadLetterSink(cluster, admin, {
     sourceTopic: topic,
     deadLetterTopic,
@@ -149,4 +157,22 @@ export async function consume(
     http: http ? `${http.url}/metrics` : undefined,
   });
   return await run.start(cluster);
+}
+
+/**
+ * Once the tables outgrow the server's buffer pool, every batch waits on random page reads:
+ * measured here (128 MiB pool), the drain fell from about 8,900 to about 1,000 events/s.
+ * Said once at start, with the setting to change; a failure to ask only costs the warning.
+ */
+async function warnIfTablesOutgrowMemory(db: Database): Promise<void> {
+  const fit = await memoryFit(db).catch(() => undefined);
+  if (!fit || fit.fits) return;
+  const mib = (n: number) => `${Math.round(n / 1024 / 1024)} MiB`;
+  warn(
+    `The pipeline's tables take ${mib(fit.tableBytes)} but the server's buffer pool is ` +
+      `${mib(fit.bufferPoolBytes)}: each batch now waits on disk reads (measured here: the ` +
+      "drain falls from about 8,900 to about 1,000 events/s once the tables outgrow a 128 MiB " +
+      `pool). Set innodb_buffer_pool_size to at least ${mib(fit.tableBytes * 1.25)} ` +
+      "(docs/database.md#tuning-the-server)",
+  );
 }

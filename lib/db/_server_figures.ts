@@ -172,3 +172,24 @@ export async function performanceSchemaFigures(db: Database, database: string) {
     })),
   };
 }
+
+/** The server's buffer pool against what the pipeline's tables take on disk. */
+export interface MemoryFit {
+  readonly bufferPoolBytes: number;
+  /** Data and indexes of the pipeline's tables in the connected database. */
+  readonly tableBytes: number;
+  readonly fits: boolean;
+}
+
+/** Compares innodb_buffer_pool_size with the pipeline's tables (information_schema). */
+export async function memoryFit(db: Database): Promise<MemoryFit> {
+  const [row] = await query<{ pool: string; bytes: string | null }>(
+    db,
+    "SELECT @@innodb_buffer_pool_size AS pool, (SELECT SUM(data_length + index_length) " +
+      "FROM information_schema.TABLES WHERE table_schema = DATABASE() AND table_name IN " +
+      "('table_customers', 'table_orders', 'table_events', 'table_predictions')) AS bytes",
+  );
+  const bufferPoolBytes = Number(row.pool);
+  const tableBytes = Number(row.bytes ?? 0);
+  return { bufferPoolBytes, tableBytes, fits: tableBytes <= bufferPoolBytes };
+}

@@ -58,9 +58,11 @@ export type {
 } from "./_models.ts";
 export {
   bufferPoolByIndex,
+  memoryFit,
   performanceSchemaFigures,
   serverSettings,
   statusCounters,
   storageFootprint,
   storedEventCount,
 } from "./_server_figures.ts";
+export type { MemoryFit } from "./_server_figures.ts";
