@@ -272,6 +272,23 @@ export async function countRows(db: Database, group: string, topic: string): Pro
   return { ...await countTableRows(db), storedOffsets: Number(storedSum) };
 }
 
+/** Whether a database holds exactly `expected`; says what differs when it does not. */
+export async function countsMatch(
+  db: Database,
+  target: { group: string; topic: string },
+  expected: Counts,
+): Promise<{ counts: Counts; countsOk: boolean }> {
+  const counts = await countRows(db, target.group, target.topic);
+  const countsOk = (Object.keys(expected) as (keyof Counts)[])
+    .every((k) => counts[k] === expected[k]);
+  if (!countsOk) {
+    log(
+      `error: counts differ: expected ${JSON.stringify(expected)}, got ${JSON.stringify(counts)}`,
+    );
+  }
+  return { counts, countsOk };
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. Ceilings
 

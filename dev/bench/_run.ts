@@ -15,6 +15,7 @@ import {
   cleanupKafka,
   countRows,
   type Counts,
+  countsMatch,
   measureDatabaseOnly,
   measureKafkaOnly,
   measureModel,
@@ -133,14 +134,7 @@ async function benchmarkOn(options: BenchOptions, server: OwnServer | undefined)
       databasePid: server?.pid,
     });
     const drainSeconds = (drained.window.to - drained.window.from) / 1000;
-    const counts = await countRows(mainDb, drainTarget.group, drainTarget.topic);
-    const countsOk = (Object.keys(expected) as (keyof Counts)[])
-      .every((k) => counts[k] === expected[k]);
-    if (!countsOk) {
-      log(
-        `error: counts differ: expected ${JSON.stringify(expected)}, got ${JSON.stringify(counts)}`,
-      );
-    }
+    const { counts, countsOk } = await countsMatch(mainDb, drainTarget, expected);
     const batches = drained.output.batches;
     const meanBatch = batches.length ? options.events / batches.length : 0;
     const concurrency = config.consumer.partitionsConsumedConcurrently;

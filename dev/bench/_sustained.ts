@@ -25,8 +25,8 @@ import { log } from "../../lib/log/mod.ts";
 import { uniqueName, writeConfig } from "../testing/mod.ts";
 import {
   cleanupKafka,
-  countRows,
   type Counts,
+  countsMatch,
   measureProducer,
   openBenchDatabase,
   perSecond,
@@ -268,14 +268,7 @@ export async function runSustained(options: SustainedOptions) {
           samples,
         }),
     });
-    const counts = await countRows(db, target.group, target.topic);
-    const countsOk = (Object.keys(expected) as (keyof Counts)[])
-      .every((k) => counts[k] === expected[k]);
-    if (!countsOk) {
-      log(
-        `error: counts differ: expected ${JSON.stringify(expected)}, got ${JSON.stringify(counts)}`,
-      );
-    }
+    const { counts, countsOk } = await countsMatch(db, target, expected);
     const batches = drained.output.batches;
     const slices = samples.slice(1).map((s, i) => sliceOf(samples[i], s, batches));
     // From the first batch to the sample that saw all N stored (later batches are redeliveries).
