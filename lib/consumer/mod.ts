@@ -5,8 +5,9 @@
  * Exactly-once effects: the offsets a batch consumed are written in the same transaction
  * as its rows, so a message redelivered after a crash (its Kafka offset was not committed
  * yet) is recognised by its offset and skipped. The stages: _planner.ts decides (pure),
- * _applier.ts applies through ports, _monitor.ts watches lag and idleness, _reporter.ts
- * counts and prints; this file wires them to Kafka, the database and the model.
+ * _applier.ts applies through ports (_store.ts is the database's, fenced on the stored
+ * offset), _run.ts is the group member, _monitor.ts watches lag and idleness, _reporter.ts
+ * counts, _observer.ts decides what is shown; this file opens what they need and wires them.
  */
 import { deadLetterTopicOf, maskUrl, type PipelineConfig } from "../config/mod.ts";
 import { errorText, UserError } from "../errors/mod.ts";
