@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { defaultConfigPath } from "../lib/config/mod.ts";
 import { ExitCode, numberFlag, parseFlags, runMain, UsageError } from "../lib/cli/mod.ts";
 import { log, out } from "../lib/log/mod.ts";
+import type { IdKind } from "../dev/generator/mod.ts";
 import {
   type BenchResult,
   curveOf,
@@ -45,6 +46,8 @@ OPTIONS
   --sustained [N]       run the sustained phase only, N events (default 1000000)
   --slice N             events stored per slice of the sustained phase (default 50000)
   --label TEXT          legend text of the sustained run's curve (default: the date)
+  --ids KIND            event and order ids of the sustained phase: random (version 4 UUIDs,
+                        the default) or time-ordered (version 7 UUIDs)
   --own-server          run against a MariaDB of the benchmark's own (always with --sustained)
   --server-option OPT   an option of that server, repeatable; implies --own-server,
                         e.g. --server-option=--innodb-buffer-pool-size=2G
@@ -54,6 +57,11 @@ OPTIONS
 
 The table goes to stdout, progress to stderr. Exit codes: 0 done, 1 a phase failed or a
 count check did not match, 2 bad usage or config, services unreachable.`;
+
+function idKind(value: string | undefined): IdKind | undefined {
+  if (value === undefined || value === "random" || value === "time-ordered") return value;
+  throw new UsageError(`--ids expects random or time-ordered, got "${value}"`);
+}
 
 /** The V8 flags of `deno task consume` (deno.json): the child runs as the product does. */
 async function consumeTaskV8Flags(): Promise<string | undefined> {
@@ -95,6 +103,7 @@ async function main(): Promise<number> {
     sustained: { type: "string" },
     slice: { type: "string" },
     label: { type: "string" },
+    ids: { type: "string" },
     "own-server": { type: "boolean" },
     "server-option": { type: "string", multiple: true },
   });
@@ -139,6 +148,7 @@ async function main(): Promise<number> {
       serverOptions,
       overrides,
       seed: 20_240_601,
+      ids: idKind(values.ids),
       consumerV8Flags,
       label: values.label ?? `sustained ${new Date().toISOString().slice(0, 10)}`,
     });
@@ -146,6 +156,7 @@ async function main(): Promise<number> {
     await writeSustained(path, result);
     return result.drain.countsOk ? ExitCode.ok : ExitCode.failure;
   }
+  if (values.ids !== undefined) throw new UsageError("--ids applies to --sustained only");
   const events = count("events", 200_000)!;
   if (events < 10) throw new UsageError(`--events expects at least 10, got ${events}`);
   const result: BenchResult = await runBenchmark({

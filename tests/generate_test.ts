@@ -42,6 +42,23 @@ Deno.test("generateEvents() is deterministic for a seed and differs across seeds
   assert.notEqual(a, c);
 });
 
+Deno.test("time-ordered ids are version 7 UUIDs that sort as the events' times do", () => {
+  const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  const events = [...generateEvents({ events: 2000, seed: 9, ids: "time-ordered" })];
+  const random = [...generateEvents({ events: 2000, seed: 9 })];
+  for (const [i, e] of events.entries()) {
+    assert.match(String(e.event_id), UUID_V7);
+    assert.match(String(e.order_id), UUID_V7);
+    assert.match(String(e.customer_customer_id), UUID_V4, "customers stay random");
+    // The first 48 bits are the event's time in milliseconds.
+    const ms = parseInt(String(e.event_id).replace("-", "").slice(0, 12), 16);
+    assert.equal(ms, Date.parse(String(e.event_time)));
+    assert.equal(e.event_time, random[i].event_time, "the rest of the stream is the same");
+    if (i > 0) assert.ok(String(e.event_id) > String(events[i - 1].event_id), `${i}`);
+  }
+  assert.equal(new Set(events.map((e) => e.event_id)).size, events.length);
+});
+
 Deno.test("generateEvents() yields complete events whose money adds up in cents", () => {
   const events = [...generateEvents({ events: 2000, seed: 1 })];
   assert.equal(events.length, 2000);

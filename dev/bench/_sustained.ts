@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { generateEvents } from "../generator/mod.ts";
+import { generateEvents, type IdKind } from "../generator/mod.ts";
 import { KafkaCluster, type TopicAdmin } from "../../lib/kafka/mod.ts";
 import {
   bufferPoolByIndex,
@@ -47,6 +47,8 @@ export interface SustainedOptions {
   readonly serverOptions: readonly string[];
   readonly overrides: Readonly<Record<string, unknown>>;
   readonly seed: number;
+  /** How the generated event and order ids are made (default: random, version 4). */
+  readonly ids?: IdKind;
   readonly consumerV8Flags?: string;
   /** Legend text of this run's curve. */
   readonly label: string;
@@ -167,7 +169,12 @@ function sliceOf(a: Sample, b: Sample, batches: readonly BatchRecord[]) {
 }
 
 /** Writes N generated events as JSON Lines in constant memory; returns the exact counts. */
-async function writeGenerated(path: string, events: number, seed: number): Promise<Counts> {
+async function writeGenerated(
+  path: string,
+  events: number,
+  seed: number,
+  idKind: IdKind,
+): Promise<Counts> {
   const customers = new Set<string>();
   const orders = new Set<string>();
   const ids = new Set<string>();
@@ -175,7 +182,7 @@ async function writeGenerated(path: string, events: number, seed: number): Promi
   const encoder = new TextEncoder();
   try {
     let chunk = "";
-    for (const event of generateEvents({ events, seed })) {
+    for (const event of generateEvents({ events, seed, ids: idKind })) {
       customers.add(String(event.customer_customer_id));
       orders.add(String(event.order_id));
       ids.add(String(event.event_id));
@@ -228,7 +235,12 @@ export async function runSustained(options: SustainedOptions) {
     admin = await new KafkaCluster(config.kafka).connectAdmin();
     log(`generating ${options.events.toLocaleString("en-US")} events`);
     const file = join(dir, "events.jsonl");
-    const expected = await writeGenerated(file, options.events, options.seed);
+    const expected = await writeGenerated(
+      file,
+      options.events,
+      options.seed,
+      options.ids ?? "random",
+    );
     await admin.createTopic({
       topic: base,
       partitions: config.kafka.partitions,
@@ -303,6 +315,7 @@ export async function runSustained(options: SustainedOptions) {
         partitionsConsumedConcurrently: config.consumer.partitionsConsumedConcurrently,
         databasePoolSize: config.database.poolSize,
         keyType: config.database.keyType,
+        ids: options.ids ?? "random",
         /** The last migration applied: the schema measured. */
         schema,
         consumerMaxFetchBytes: config.consumer.maxFetchBytes,

@@ -20,7 +20,16 @@ export interface GenerateOptions {
   readonly missingOptional?: number;
   /** Fraction of lines that are malformed (invalid JSON, an array, a required key missing). */
   readonly malformed?: number;
+  /**
+   * How event_id and order_id are made: "random" (version 4 UUIDs, the default) or
+   * "time-ordered" (version 7: the event's time first, as producers that mint ids for
+   * database keys often do). Customer ids stay random: customers come back at any time.
+   */
+  readonly ids?: IdKind;
 }
+
+/** How generated event and order ids are made. */
+export type IdKind = "random" | "time-ordered";
 
 /** Counts of what was generated. */
 export interface GenerateStats {
@@ -181,7 +190,7 @@ function customer(seed: number, index: number): { id: string; country: string } 
 /** One new, complete event at position `index` of `total`. */
 function newEvent(
   rng: Random,
-  options: { seed: number; index: number; total: number; customers: number },
+  options: { seed: number; index: number; total: number; customers: number; ids?: IdKind },
 ): Record<string, unknown> {
   const start = periodEnd(options.seed) - PERIOD_MS;
   // Times rise with the index (the file reads like a log); jitter stays within one slot.
@@ -192,6 +201,7 @@ function newEvent(
     options.seed,
     Math.min(options.customers - 1, Math.floor(options.customers * rng.next() ** 1.3)),
   );
+  const id = () => options.ids === "time-ordered" ? rng.uuidV7(time) : rng.uuid();
   const device = rng.weighted(DEVICES);
   let channel: keyof typeof CHANNELS = rng.weighted(CHANNELS);
   if (channel === "app" && device === "desktop") channel = "web";
@@ -213,9 +223,9 @@ function newEvent(
       : Math.min(basketCents, rng.pick([500, 1000]));
   }
   const event: Record<string, unknown> = {
-    event_id: rng.uuid(),
+    event_id: id(),
     event_time: new Date(time).toISOString().replace(".000Z", "Z"),
-    order_id: rng.uuid(),
+    order_id: id(),
     customer_customer_id: who.id,
     customer_country: who.country,
     order_device: device,
@@ -263,7 +273,13 @@ function* drawEvents(options: GenerateOptions): Generator<Drawn> {
       yield { event: streams.duplicate.pick(recent), kind: "duplicate" };
       continue;
     }
-    let event = newEvent(streams.core, { seed: options.seed, index, total, customers });
+    let event = newEvent(streams.core, {
+      seed: options.seed,
+      index,
+      total,
+      customers,
+      ids: options.ids,
+    });
     let kind: Drawn["kind"] = "new";
     if (streams.incomplete.next() < missing) {
       event = dropFields(event, streams.incomplete);
@@ -311,7 +327,7 @@ export function* generateLines(
       stats.malformed++;
       // Drawn from its own stream so that it never shadows an event a duplicate could repeat.
       const good = JSON.stringify(
-        newEvent(bad, { seed: options.seed, index: i, total, customers }),
+        newEvent(bad, { seed: options.seed, index: i, total, customers, ids: options.ids }),
       );
       const kind = bad.pick(MALFORMED_KINDS);
       if (kind === "invalid JSON") yield good.slice(0, bad.int(1, good.length - 1));
