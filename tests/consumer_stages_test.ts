@@ -8,6 +8,7 @@ import { parseConfig } from "../lib/config/mod.ts";
 import {
   applyBatch,
   type BatchWrite,
+  Behind,
   checkRecords,
   planBatch,
   type Ports,
@@ -169,6 +170,39 @@ Deno.test("applier: a batch applied before writes nothing and moves no offset", 
   const applied = await applyBatch(checked, ports, { duplicates: "skip" });
   assert.deepEqual(calls, []);
   assert.equal(applied.plan.alreadyApplied.length, 2);
+});
+
+Deno.test("applier: a database behind the batch writes nothing and says where it stands", async () => {
+  const checked = checkRecords(records(10n, [event("a"), event("b")]), config, now);
+  const { ports, calls } = recordingPorts({ stored: 4n });
+  await assert.rejects(applyBatch(checked, ports, { duplicates: "skip" }), (error) => {
+    assert.ok(error instanceof Behind);
+    assert.deepEqual([error.stored, error.first], [4n, 10n]);
+    return true;
+  });
+  assert.deepEqual(calls, [], "no dead letter, no model run, no write");
+  // Once the records below the batch were looked for and are gone, the batch is stored.
+  const accepted = await applyBatch(checked, ports, { duplicates: "skip", acceptBehind: 4n });
+  assert.equal(accepted.plan.nextOffset, 12n);
+  assert.deepEqual(calls, ["model:2", "write:12"]);
+  // A batch split in halves (here: a write refused while it holds both) is not mistaken for
+  // a gap: the second half starts where the first one left the stored offset.
+  const poison = recordingPorts({});
+  let stored: bigint | undefined = 10n;
+  poison.ports.store.storedOffset = () => Promise.resolve(stored);
+  poison.ports.store.write = (batch) => {
+    if (batch.events.length > 1) {
+      return Promise.reject(new Error("bad value"));
+    }
+    stored = batch.nextOffset;
+    return Promise.resolve({ inserted: batch.events.map((e) => e.id) });
+  };
+  const split = await applyBatch(
+    checkRecords(records(10n, [event("a"), event("b")]), config, now),
+    poison.ports,
+    { duplicates: "skip", classify: () => "permanent" },
+  );
+  assert.deepEqual(split.inserted, ["a", "b"]);
 });
 
 Deno.test("applier: a poison record is isolated by bisection, everything else is stored", async () => {

@@ -526,6 +526,61 @@ Deno.test("consumer.ts --max-events stops after N messages and the next run take
   });
 });
 
+Deno.test("consumer.ts reads again what the database lost: its stored offsets behind Kafka's", async () => {
+  await withPipeline({}, async (setup) => {
+    const file = join(setup.dir, "events.jsonl");
+    const stats = await writeEventsFile(file, { events: 300, seed: 11 });
+    await produceFile(setup, file);
+    const first = await consume(setup, "--until-idle", "1000", "--quiet");
+    assert.equal(first.code, 0, first.stderr);
+    // The database loses its last commits (as when restored from an older backup): the rows
+    // read from offset 40 on go and the stored offsets move back to 40. Kafka's committed
+    // offsets stay at the end of each partition.
+    await setup.sql(
+      "DELETE p FROM table_predictions p JOIN table_events e USING (event_id) " +
+        "WHERE e.source_offset >= 40",
+    );
+    await setup.sql("DELETE FROM table_events WHERE source_offset >= 40");
+    await setup.sql("UPDATE pipeline_offsets SET next_offset = 40");
+    const kept = (await counts(setup)).table_events;
+    assert.ok(kept > 0 && kept < stats.events, `${kept}`);
+    const again = await consume(setup, "--until-idle", "1000", "--quiet");
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /records 40\.\.\d+ were never stored .*from offset 40/);
+    assert.deepEqual([done(again.stdout).ingested, done(again.stdout).duplicates], [
+      stats.events - kept,
+      0,
+    ]);
+    const after = await counts(setup);
+    assert.deepEqual([after.table_events, after.table_predictions], [stats.events, stats.events]);
+    const [offsets] = await setup.sql<{ n: number }>(
+      "SELECT SUM(next_offset) AS n FROM pipeline_offsets",
+    );
+    assert.equal(Number(offsets.n), stats.events);
+
+    // Again, but retention has meanwhile deleted each partition's records below 60: those
+    // from 40 to 59 are gone (said so), the rest is read again.
+    await setup.sql(
+      "DELETE p FROM table_predictions p JOIN table_events e USING (event_id) " +
+        "WHERE e.source_offset >= 40",
+    );
+    await setup.sql("DELETE FROM table_events WHERE source_offset >= 40");
+    await setup.sql("UPDATE pipeline_offsets SET next_offset = 40");
+    const partitions = await tools.partitionCount(setup.config.kafka.topic);
+    for (let p = 0; p < partitions; p++) {
+      await tools.deleteRecords(setup.config.kafka.topic, p, 60n);
+    }
+    const retained = await consume(setup, "--until-idle", "1000", "--quiet");
+    assert.equal(retained.code, 0, retained.stderr);
+    assert.match(retained.stderr, /records 40\.\.59 are no longer in the topic/);
+    const [lost] = await setup.sql<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM table_events WHERE source_offset BETWEEN 40 AND 59",
+    );
+    assert.equal(Number(lost.n), 0);
+    assert.equal((await counts(setup)).table_events, stats.events - 20 * partitions);
+  });
+});
+
 /**
  * Committed offsets of a group as Kafka's own tool lists them, "topic:partition" -> offset;
  * null when the tool does not know the group.

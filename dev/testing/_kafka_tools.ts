@@ -304,6 +304,25 @@ export class KafkaTools {
       .sort((a, b) => a.partition - b.partition || Number(a.offset - b.offset));
   }
 
+  /** Deletes a partition's records below `offset`, as retention does: the log starts there. */
+  async deleteRecords(topic: string, partition: number, offset: bigint): Promise<void> {
+    const file = await Deno.makeTempFile({ suffix: ".json" });
+    try {
+      await Deno.writeTextFile(
+        file,
+        JSON.stringify({ partitions: [{ topic, partition, offset: Number(offset) }], version: 1 }),
+      );
+      await this.run("org.apache.kafka.tools.DeleteRecordsCommand", [
+        "--bootstrap-server",
+        this.bootstrap,
+        "--offset-json-file",
+        file,
+      ]);
+    } finally {
+      await Deno.remove(file).catch(() => {});
+    }
+  }
+
   /** Commits `offset` for a consumer group without members on one partition of a topic. */
   async setGroupOffset(
     group: string,

@@ -103,6 +103,19 @@ class StageFailure extends Error {
   }
 }
 
+/**
+ * The database's stored offset is below the batch's first record: the records in between
+ * were never stored, or their commits were lost (a database restored from a backup, a
+ * failover to a replica that lagged, a crash with a relaxed flush setting), while Kafka's
+ * committed offset had moved on. Nothing of the batch was written.
+ */
+export class Behind extends Error {
+  constructor(readonly stored: bigint, readonly first: bigint) {
+    super(`the database's stored offset ${stored} is below the batch's first record ${first}`);
+    this.name = "Behind";
+  }
+}
+
 /** Plans in a row that a moved offset may cause before it counts as an ordinary failure. */
 const MAX_REPLANS = 100;
 
@@ -117,7 +130,16 @@ const MAX_REPLANS = 100;
 export async function applyBatch(
   checked: readonly Checked[],
   ports: Ports,
-  options: { duplicates: "skip" | "update"; validateMs?: number; classify?: Classify },
+  options: {
+    duplicates: "skip" | "update";
+    validateMs?: number;
+    classify?: Classify;
+    /**
+     * A stored offset below the batch that is accepted as it is (the records below the batch
+     * were looked for and are gone); any other one throws Behind.
+     */
+    acceptBehind?: bigint;
+  },
 ): Promise<Applied> {
   const ms: StageTimes = { validate: options.validateMs ?? 0, model: 0, db: 0, kafka: 0 };
   const classify = options.classify ?? (() => "transient");
@@ -125,6 +147,7 @@ export async function applyBatch(
   const sent = new Set<bigint>();
   const parts: Applied[] = [];
   const pending: (readonly Checked[])[] = [checked];
+  const first = checked[0]?.record.offset;
   while (pending.length) {
     const part = pending.shift()!;
     // A part made only of dead letters has nothing to bisect on: its failures can only wait.
@@ -136,6 +159,8 @@ export async function applyBatch(
           classify: onlyLetters ? () => "transient" : classify,
           ms,
           sent,
+          // Only the batch's start can be behind: later parts follow parts just stored.
+          first: part[0]?.record.offset === first ? first : undefined,
         }),
       );
     } catch (error) {
@@ -187,6 +212,8 @@ async function applyPart(
     classify: Classify;
     ms: StageTimes;
     sent: Set<bigint>;
+    first?: bigint;
+    acceptBehind?: bigint;
   },
 ): Promise<Applied> {
   const { ms, sent, classify } = options;
@@ -211,6 +238,10 @@ async function applyPart(
       clock = performance.now();
       const stored = await step("database", () => ports.store.storedOffset());
       lap("db");
+      if (
+        stored !== undefined && options.first !== undefined && stored < options.first &&
+        stored !== options.acceptBehind
+      ) throw new Behind(stored, options.first);
       const plan = planBatch(checked, stored, options.duplicates);
       lap("validate");
       if (!hasWork(plan)) return { plan, inserted: [], probabilities: new Float64Array(0), ms };

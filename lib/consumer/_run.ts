@@ -19,8 +19,15 @@ import {
 import { type Database, isDataError, OffsetMoved, storedOffsets } from "../db/mod.ts";
 import { partitionStore } from "./_store.ts";
 import type { ModelHolder, ModelLease, ShadowScorer } from "../model/mod.ts";
-import { applyBatch, type FailureKind, type Ports, retryWarning, type Stage } from "./_applier.ts";
-import { checkRecords } from "./_planner.ts";
+import {
+  applyBatch,
+  Behind,
+  type FailureKind,
+  type Ports,
+  retryWarning,
+  type Stage,
+} from "./_applier.ts";
+import { checkRecords, trustedOffset } from "./_planner.ts";
 import { Monitor } from "./_monitor.ts";
 import type { Observer } from "./_observer.ts";
 import { type ConsumeStats, count, emptyStats } from "./_reporter.ts";
@@ -92,6 +99,10 @@ export class Run {
   joined = false;
   /** Stored offsets found beyond the end of their partition: left by an older topic. */
   readonly #staleStored = new Map<number, bigint>();
+  /** A stored offset below the partition's log start: the records in between are gone. */
+  readonly #gone = new Map<number, bigint>();
+  /** The stored offset a partition was last sent back to (said once). */
+  readonly #told = new Map<number, bigint>();
   #stopping = false;
   readonly #finished = Promise.withResolvers<void>();
 
@@ -142,8 +153,9 @@ export class Run {
       maxBytesPerPartition: this.config.consumer.maxFetchBytes,
       partitionsConsumedConcurrently: this.config.consumer.partitionsConsumedConcurrently,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
-      onAssigned: (partitions) => {
+      onAssigned: (partitions, seek) => {
         this.joined = true;
+        void this.#resumeFromDatabase(partitions, seek);
         this.#monitor.assigned(partitions);
         this.observer.assigned(partitions);
         const which = partitions.length
@@ -173,6 +185,59 @@ export class Run {
     const lag = await this.#monitor.lag().catch(() => undefined);
     this.observer.summary(this.#stats, this.#monitor.busyRate(), lag, true);
     return this.#stats;
+  }
+
+  /**
+   * The database holds the truth: where its stored offset is below the group's committed
+   * one, the records in between were never stored (a database restored from a backup, a
+   * failover to a replica that lagged, commits lost in a crash) and are read again. Kafka's
+   * offset being ahead is otherwise invisible: no batch would come to show it.
+   */
+  async #resumeFromDatabase(
+    partitions: readonly number[],
+    seek: (partition: number, offset: bigint) => void,
+  ): Promise<void> {
+    if (!partitions.length) return;
+    const { admin, db, group, topic } = this.parts;
+    try {
+      const [stored, committed, marks] = await Promise.all([
+        this.#storedOffsets(db),
+        admin.groupOffsets(group, topic),
+        admin.watermarks(topic),
+      ]);
+      for (const partition of partitions) {
+        const next = trustedOffset(stored.get(partition), this.#staleStored.get(partition));
+        const mark = marks.find((m) => m.partition === partition);
+        if (next === undefined || !mark) continue;
+        const position = committed.get(partition) ??
+          (this.options.fromBeginning ?? true ? mark.low : mark.high);
+        if (next < position) seek(partition, this.#behind(partition, next, position, mark.low));
+      }
+    } catch {
+      // Only a shortcut: a batch that starts past the stored offset is caught all the same.
+    }
+  }
+
+  /**
+   * Says what a stored offset below a partition's position means and returns where to read
+   * from: the stored offset, or the log start when retention deleted the records before it.
+   */
+  #behind(partition: number, stored: bigint, position: bigint, low: bigint): bigint {
+    const from = stored < low ? low : stored;
+    if (this.#told.get(partition) !== stored) {
+      this.#told.set(partition, stored);
+      warn(
+        `Partition ${partition}: the database has stored offsets up to ${stored} but Kafka's ` +
+          `position is ${position}: records ${stored}..${position - 1n} were never stored (a ` +
+          "database restored from a backup, or commits lost in a crash); " +
+          (stored < low
+            ? `records ${stored}..${low - 1n} are no longer in the topic (deleted by its ` +
+              `retention) and are lost; reading again from offset ${low}`
+            : `reading them again from offset ${stored}`),
+      );
+    }
+    if (stored < low) this.#gone.set(partition, stored);
+    return from;
   }
 
   #storedOffsets(db: Database): Promise<Map<number, bigint>> {
@@ -260,9 +325,20 @@ export class Run {
       applied = await applyBatch(
         checked,
         this.#ports(partition, context, { first, last }, scorer),
-        { duplicates, validateMs, classify: classifyFailure },
+        {
+          duplicates,
+          validateMs,
+          classify: classifyFailure,
+          acceptBehind: this.#gone.get(partition),
+        },
       );
     } catch (error) {
+      if (error instanceof Behind) {
+        const low = (await this.parts.admin.watermarks(this.parts.topic).catch(() => []))
+          .find((m) => m.partition === partition)?.low ?? 0n;
+        context.rewind(this.#behind(partition, error.stored, first, low));
+        return undefined;
+      }
       if (!(error instanceof Revoked)) throw error;
       log(
         `Abandoned batch of partition ${partition} at offset ${first}: ${error.message}; ` +
@@ -272,6 +348,8 @@ export class Run {
     } finally {
       scorer.release();
     }
+    this.#gone.delete(partition);
+    this.#told.delete(partition);
     const committedAt = Date.now();
     const committing = performance.now();
     // The database holds the truth; the Kafka commit only saves redelivering work.

@@ -31,7 +31,7 @@ export type { ConsumeStats };
 export type { BatchReport, ConsumeOptions } from "./_run.ts";
 export { checkRecords, hasWork, planBatch, trustedOffset } from "./_planner.ts";
 export type { Checked, Plan, PlannedEvent } from "./_planner.ts";
-export { applyBatch } from "./_applier.ts";
+export { applyBatch, Behind } from "./_applier.ts";
 export { partitionStore } from "./_store.ts";
 export type { Applied, BatchWrite, Ports, StorePort } from "./_applier.ts";
 

@@ -47,6 +47,11 @@ export interface BatchContext {
    * holds the truth).
    */
   commit(nextOffset: bigint): Promise<void>;
+  /**
+   * Makes the partition's next fetch start at `offset`; the batch in hand is dropped (not
+   * committed) and the records from `offset` on are delivered again.
+   */
+  rewind(offset: bigint): void;
 }
 
 /** Options of `runGroupConsumer()`. */
@@ -59,8 +64,14 @@ export interface GroupConsumerOptions {
   readonly maxBytesPerPartition: number;
   readonly partitionsConsumedConcurrently: number;
   readonly sessionTimeoutMs: number;
-  /** Told the partitions of `topic` this member holds after each rebalance (sorted). */
-  readonly onAssigned: (partitions: number[]) => void;
+  /**
+   * Told the partitions of `topic` this member holds after each rebalance (sorted), with a
+   * way to make a partition's next fetch start at another offset.
+   */
+  readonly onAssigned: (
+    partitions: number[],
+    seek: (partition: number, offset: bigint) => void,
+  ) => void;
   /** A crash kafkajs restarts from (restarting true) or one that ends the consumer. */
   readonly onCrash: (error: unknown, restarting: boolean) => void;
   readonly handle: (batch: Batch, context: BatchContext) => Promise<void>;
@@ -83,7 +94,11 @@ export async function runGroupConsumer(
   const consumer = createConsumer(kafkaOf(cluster), options);
   let stopping = false;
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-    options.onAssigned([...(payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b));
+    options.onAssigned(
+      [...(payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b),
+      (partition, offset) =>
+        consumer.seek({ topic: options.topic, partition, offset: offset.toString() }),
+    );
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     options.onCrash(payload.error, payload.restart);
@@ -101,7 +116,11 @@ export async function runGroupConsumer(
         if (!messages.length) return;
         await options.handle(
           { topic, partition, records: messages.map(toRecord) },
-          batchContext(payload, () => stopping),
+          batchContext(
+            payload,
+            () => stopping,
+            (offset) => consumer.seek({ topic, partition, offset: offset.toString() }),
+          ),
         );
       },
     });
@@ -118,7 +137,11 @@ export async function runGroupConsumer(
   };
 }
 
-function batchContext(payload: EachBatchPayload, stopping: () => boolean): BatchContext {
+function batchContext(
+  payload: EachBatchPayload,
+  stopping: () => boolean,
+  seek: (offset: bigint) => void,
+): BatchContext {
   const { topic, partition } = payload.batch;
   const stillOwned = () => !stopping() && payload.isRunning() && !payload.isStale();
   return {
@@ -140,6 +163,9 @@ function batchContext(payload: EachBatchPayload, stopping: () => boolean): Batch
       await payload.commitOffsetsIfNecessary({
         topics: [{ topic, partitions: [{ partition, offset: nextOffset.toString() }] }],
       });
+    },
+    rewind: (offset) => {
+      if (stillOwned()) seek(offset);
     },
   };
 }
