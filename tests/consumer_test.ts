@@ -526,6 +526,17 @@ Deno.test("consumer.ts --max-events stops after N messages and the next run take
   });
 });
 
+/** The database loses what it stored from `offset` on in every partition, offsets included. */
+async function forgetFrom(setup: Setup, offset: number) {
+  await setup.sql(
+    "DELETE p FROM table_predictions p JOIN table_events e USING (event_id) " +
+      "WHERE e.source_offset >= ?",
+    [offset],
+  );
+  await setup.sql("DELETE FROM table_events WHERE source_offset >= ?", [offset]);
+  await setup.sql("UPDATE pipeline_offsets SET next_offset = ?", [offset]);
+}
+
 Deno.test("consumer.ts reads again what the database lost: its stored offsets behind Kafka's", async () => {
   await withPipeline({}, async (setup) => {
     const file = join(setup.dir, "events.jsonl");
@@ -536,12 +547,7 @@ Deno.test("consumer.ts reads again what the database lost: its stored offsets be
     // The database loses its last commits (as when restored from an older backup): the rows
     // read from offset 40 on go and the stored offsets move back to 40. Kafka's committed
     // offsets stay at the end of each partition.
-    await setup.sql(
-      "DELETE p FROM table_predictions p JOIN table_events e USING (event_id) " +
-        "WHERE e.source_offset >= 40",
-    );
-    await setup.sql("DELETE FROM table_events WHERE source_offset >= 40");
-    await setup.sql("UPDATE pipeline_offsets SET next_offset = 40");
+    await forgetFrom(setup, 40);
     const kept = (await counts(setup)).table_events;
     assert.ok(kept > 0 && kept < stats.events, `${kept}`);
     const again = await consume(setup, "--until-idle", "1000", "--quiet");
@@ -560,12 +566,7 @@ Deno.test("consumer.ts reads again what the database lost: its stored offsets be
 
     // Again, but retention has meanwhile deleted each partition's records below 60: those
     // from 40 to 59 are gone (said so), the rest is read again.
-    await setup.sql(
-      "DELETE p FROM table_predictions p JOIN table_events e USING (event_id) " +
-        "WHERE e.source_offset >= 40",
-    );
-    await setup.sql("DELETE FROM table_events WHERE source_offset >= 40");
-    await setup.sql("UPDATE pipeline_offsets SET next_offset = 40");
+    await forgetFrom(setup, 40);
     const partitions = await tools.partitionCount(setup.config.kafka.topic);
     for (let p = 0; p < partitions; p++) {
       await tools.deleteRecords(setup.config.kafka.topic, p, 60n);
