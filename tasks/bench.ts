@@ -1,9 +1,16 @@
 /** `deno task bench`: measures the pipeline side by side against the running services. */
 import { dirname, join, resolve } from "node:path";
 import { defaultConfigPath } from "../lib/config/mod.ts";
-import { ExitCode, numberFlag, parseFlags, runMain, UsageError } from "../lib/cli/mod.ts";
+import {
+  choiceFlag,
+  ExitCode,
+  numberFlag,
+  parseFlags,
+  runMain,
+  UsageError,
+} from "../lib/cli/mod.ts";
 import { log, out } from "../lib/log/mod.ts";
-import type { IdKind } from "../dev/generator/mod.ts";
+import { ID_KINDS } from "../dev/generator/mod.ts";
 import {
   type BenchResult,
   curveOf,
@@ -57,11 +64,6 @@ OPTIONS
 
 The table goes to stdout, progress to stderr. Exit codes: 0 done, 1 a phase failed or a
 count check did not match, 2 bad usage or config, services unreachable.`;
-
-function idKind(value: string | undefined): IdKind | undefined {
-  if (value === undefined || value === "random" || value === "time-ordered") return value;
-  throw new UsageError(`--ids expects random or time-ordered, got "${value}"`);
-}
 
 /** The V8 flags of `deno task consume` (deno.json): the child runs as the product does. */
 async function consumeTaskV8Flags(): Promise<string | undefined> {
@@ -127,13 +129,8 @@ async function main(): Promise<number> {
   if (partitions !== undefined) overrides["kafka.partitions"] = partitions;
   const fetchBytes = count("fetch-bytes", undefined, 1024);
   if (fetchBytes !== undefined) overrides["consumer.max_fetch_bytes"] = fetchBytes;
-  const keyType = values["key-type"];
-  if (keyType !== undefined) {
-    if (keyType !== "text" && keyType !== "uuid") {
-      throw new UsageError(`--key-type expects text or uuid, got "${keyType}"`);
-    }
-    overrides["database.key_type"] = keyType;
-  }
+  const keyType = choiceFlag("key-type", values["key-type"], ["text", "uuid"]);
+  if (keyType !== undefined) overrides["database.key_type"] = keyType;
   const serverOptions = values["server-option"] ?? [];
   const consumerV8Flags = values["consumer-v8-flags"] ?? await consumeTaskV8Flags();
   const sustained = count("sustained");
@@ -148,7 +145,7 @@ async function main(): Promise<number> {
       serverOptions,
       overrides,
       seed: 20_240_601,
-      ids: idKind(values.ids),
+      ids: choiceFlag("ids", values.ids, ID_KINDS),
       consumerV8Flags,
       label: values.label ?? `sustained ${new Date().toISOString().slice(0, 10)}`,
     });

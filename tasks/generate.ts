@@ -1,7 +1,14 @@
 /** `deno task generate`: writes synthetic order events as JSON Lines. */
-import { numberFlag, parseFlags, runMain, UsageError, UserError } from "../lib/cli/mod.ts";
+import {
+  choiceFlag,
+  numberFlag,
+  parseFlags,
+  runMain,
+  UsageError,
+  UserError,
+} from "../lib/cli/mod.ts";
 import { loadConfig } from "../lib/config/mod.ts";
-import { writeEventsFile } from "../dev/generator/mod.ts";
+import { ID_KINDS, writeEventsFile } from "../dev/generator/mod.ts";
 import { log, out } from "../lib/log/mod.ts";
 import { displayPath } from "../lib/errors/mod.ts";
 
@@ -20,6 +27,8 @@ OPTIONS
   --missing-optional F  fraction of events lacking 1-3 optional fields (default 0)
   --malformed F         fraction of malformed lines: invalid JSON, a JSON array,
                         a required key missing (default 0)
+  --ids KIND            event and order ids: random (version 4 UUIDs, the default) or
+                        time-ordered (version 7 UUIDs: the event's time first)
   --config PATH         pipeline.yaml to read producer.file from (default ./pipeline.yaml)
   -h, --help            show this help
 
@@ -45,6 +54,7 @@ async function main(): Promise<number> {
     duplicates: { type: "string" },
     "missing-optional": { type: "string" },
     malformed: { type: "string" },
+    ids: { type: "string" },
     force: { type: "boolean" },
   });
   if (values.help) {
@@ -58,6 +68,7 @@ async function main(): Promise<number> {
     duplicates: fractionFlag("duplicates", values.duplicates),
     missingOptional: fractionFlag("missing-optional", values["missing-optional"]),
     malformed: fractionFlag("malformed", values.malformed),
+    ids: choiceFlag("ids", values.ids, ID_KINDS),
   };
   const path = values.out ?? (await loadConfig(values.config)).producer.file;
   const started = performance.now();

@@ -229,6 +229,18 @@ Deno.test("deno task generate rejects a fraction above 1 with exit code 2", asyn
   assert.equal(result.stdout, "");
 });
 
+Deno.test("deno task generate --ids time-ordered writes version 7 ids; another kind is exit 2", async () => {
+  const ordered = await runGenerate(["--ids", "time-ordered", "--events", "50", "--out", "-"]);
+  assert.equal(ordered.code, 0, ordered.stderr);
+  const ids = ordered.stdout.trim().split("\n").map((l) => String(JSON.parse(l).event_id));
+  assert.equal(ids.length, 50);
+  assert.ok(ids.every((id) => id[14] === "7"), ids.join(" "));
+  assert.deepEqual(ids, [...ids].sort());
+  const bad = await runGenerate(["--ids", "sequential", "--out", "-"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--ids expects random or time-ordered, got "sequential"/);
+});
+
 Deno.test("the shipped sample is the seed-42 output of 2000 clean events", async () => {
   const shipped = await Deno.readTextFile(new URL("../data/sample_events.jsonl", import.meta.url));
   const expected = [...generateLines({ events: 2000, seed: 42 })].join("\n") + "\n";

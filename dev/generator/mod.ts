@@ -31,6 +31,9 @@ export interface GenerateOptions {
 /** How generated event and order ids are made. */
 export type IdKind = "random" | "time-ordered";
 
+/** The id kinds, as flags name them. */
+export const ID_KINDS: readonly IdKind[] = ["random", "time-ordered"];
+
 /** Counts of what was generated. */
 export interface GenerateStats {
   lines: number;

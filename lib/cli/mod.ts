@@ -59,6 +59,18 @@ export function numberFlag(
   return n;
 }
 
+/** Checks a flag value against the values it may take, or throws a UsageError naming them. */
+export function choiceFlag<T extends string>(
+  name: string,
+  value: string | undefined,
+  choices: readonly T[],
+): T | undefined {
+  if (value === undefined || (choices as readonly string[]).includes(value)) {
+    return value as T | undefined;
+  }
+  throw new UsageError(`--${name} expects ${choices.join(" or ")}, got "${value}"`);
+}
+
 /** Parses a flag value as an ISO 8601 time (`2026-01-31`, `2026-01-31T12:00:00Z`). */
 export function timeFlag(name: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
