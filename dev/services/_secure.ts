@@ -4,7 +4,7 @@
  * Nothing here touches the shared development services; stop() removes everything it made.
  */
 import { join, resolve } from "node:path";
-import { randomClusterId } from "./_cluster_id.ts";
+import { formatStorage, singleNodeSettings } from "./_kafka.ts";
 
 const repoRoot = resolve(import.meta.dirname!, "../..");
 /** The broker's log4j2 config of `deno task services up`: INFO lines on stdout. */
@@ -183,13 +183,7 @@ export async function startSecureKafka(options: SecureKafkaOptions): Promise<Sec
     const format = await new Deno.Command("java", {
       args: [
         ...jvm,
-        "kafka.tools.StorageTool",
-        "format",
-        "--standalone",
-        "-t",
-        randomClusterId(),
-        "-c",
-        properties,
+        ...formatStorage(properties),
         ...scram,
       ],
       stdin: "null",
@@ -242,24 +236,12 @@ function secureBrokerProperties(options: {
     .map((u) => `user_${u.username}=${jaasValue(u.password)}`).join(" ");
   const scramModule = "org.apache.kafka.common.security.scram.ScramLoginModule required;";
   return [
-    "process.roles=broker,controller",
-    "node.id=1",
-    `controller.quorum.bootstrap.servers=127.0.0.1:${controller}`,
+    ...singleNodeSettings(`127.0.0.1:${controller}`, options.dataDir),
     `listeners=SASL_SSL://127.0.0.1:${client},CONTROLLER://127.0.0.1:${controller},` +
     `INTERNAL://127.0.0.1:${internal}`,
     `advertised.listeners=SASL_SSL://127.0.0.1:${client},INTERNAL://127.0.0.1:${internal}`,
-    "controller.listener.names=CONTROLLER",
     "inter.broker.listener.name=INTERNAL",
     "listener.security.protocol.map=CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,SASL_SSL:SASL_SSL",
-    `log.dirs=${options.dataDir}`,
-    "num.partitions=1",
-    "auto.create.topics.enable=false",
-    "offsets.topic.replication.factor=1",
-    "transaction.state.log.replication.factor=1",
-    "transaction.state.log.min.isr=1",
-    "share.coordinator.state.topic.replication.factor=1",
-    "share.coordinator.state.topic.min.isr=1",
-    "group.initial.rebalance.delay.ms=0",
     "ssl.keystore.type=PEM",
     `ssl.keystore.location=${options.keystore}`,
     "ssl.truststore.type=PEM",
