@@ -20,6 +20,24 @@ export function uniqueName(prefix: string): string {
  * Options of writeTestConfig(): `topic` and `database` (unique names by default), plus any
  * number of values to set by dotted path, e.g. `{ "consumer.duplicates": "update" }`.
  */
+/**
+ * Whether an optional program runs here (`program --version` succeeds). A missing program makes
+ * Deno.Command's output() throw at once rather than reject, so both are caught.
+ */
+export async function programRuns(program: string): Promise<boolean> {
+  try {
+    const output = await new Deno.Command(program, {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return output.success;
+  } catch {
+    return false;
+  }
+}
+
 export type TestConfigOptions = {
   topic?: string;
   database?: string;

@@ -17,6 +17,7 @@ import {
 import { parseConfig } from "../lib/config/mod.ts";
 import { validateMessage } from "../lib/events/mod.ts";
 import { guideEvent } from "./_fixtures.ts";
+import { programRuns } from "./_helpers.ts";
 
 /** Every line of a 0.0.4 exposition: HELP, TYPE or a sample with an optional label set. */
 const LINE = new RegExp(
@@ -356,8 +357,7 @@ Deno.test("process metrics report this process's memory, CPU and start time", ()
   assert.equal(families.get("process_cpu_seconds_total")?.type, "COUNTER");
 });
 
-const promtool = await new Deno.Command("promtool", { args: ["--version"], stdout: "null" })
-  .output().then((o) => o.success, () => false);
+const promtool = await programRuns("promtool");
 
 Deno.test({
   name: "promtool check metrics accepts the consumer's metrics (when promtool is installed)",
