@@ -227,7 +227,7 @@ export class Run {
     if (this.#told.get(partition) !== stored) {
       this.#told.set(partition, stored);
       warn(
-        `Partition ${partition}: the database has stored offsets up to ${stored} but Kafka's ` +
+        `Partition ${partition}: the database's stored offset is ${stored} but Kafka's ` +
           `position is ${position}: records ${stored}..${position - 1n} were never stored (a ` +
           "database restored from a backup, or commits lost in a crash); " +
           (stored < low
