@@ -63,6 +63,14 @@ function consume(setup: Setup, ...args: string[]) {
   return runEntry("consumer.ts", ["--config", setup.configPath, ...args]);
 }
 
+/** Writes generated events to a file of the test's own and produces them. */
+async function produceGenerated(setup: Setup, options: { events: number; seed: number }) {
+  const file = join(setup.dir, "events.jsonl");
+  const stats = await writeEventsFile(file, options);
+  await produceFile(setup, file);
+  return { file, stats };
+}
+
 async function produceFile(setup: Setup, file: string) {
   const result = await runEntry("producer.ts", ["--config", setup.configPath, "--file", file]);
   assert.equal(result.code, 0, result.stderr);
@@ -239,9 +247,7 @@ LIMIT 10;`,
 
 Deno.test("consumer.ts: producing the same file twice adds no rows and reports duplicates", async () => {
   await withPipeline({}, async (setup) => {
-    const file = join(setup.dir, "events.jsonl");
-    const stats = await writeEventsFile(file, { events: 300, seed: 5 });
-    await produceFile(setup, file);
+    const { file, stats } = await produceGenerated(setup, { events: 300, seed: 5 });
     const first = await consume(setup, "--until-idle", "1000", "--quiet");
     assert.equal(first.code, 0, first.stderr);
     assert.equal(lines(first.stdout, "[OK] event_id=").length, 0, "--quiet printed events");
@@ -359,9 +365,7 @@ function spawnConsumer(setup: Setup, ...args: string[]) {
 
 Deno.test("consumer.ts killed with SIGKILL mid-stream, then restarted: every event once, one prediction each", async () => {
   await withPipeline({ "consumer.duplicates": "skip" }, async (setup) => {
-    const file = join(setup.dir, "events.jsonl");
-    const stats = await writeEventsFile(file, { events: 8000, seed: 3 });
-    await produceFile(setup, file);
+    const { stats } = await produceGenerated(setup, { events: 8000, seed: 3 });
     const child = spawnConsumer(setup, "--quiet");
     const seen = await waitForRows(setup, (n) => n > 0, 60_000);
     child.kill("SIGKILL");
@@ -492,9 +496,7 @@ Deno.test("consumer.ts rides out a lost database connection: nothing lost, nothi
 
 Deno.test("consumer.ts exits 0 on SIGTERM with what it committed consistent", async () => {
   await withPipeline({}, async (setup) => {
-    const file = join(setup.dir, "events.jsonl");
-    const stats = await writeEventsFile(file, { events: 3000, seed: 8 });
-    await produceFile(setup, file);
+    const { stats } = await produceGenerated(setup, { events: 3000, seed: 8 });
     const child = spawnConsumer(setup, "--quiet");
     await waitForRows(setup, (n) => n > 0, 60_000);
     child.kill("SIGTERM");
@@ -510,9 +512,7 @@ Deno.test("consumer.ts exits 0 on SIGTERM with what it committed consistent", as
 
 Deno.test("consumer.ts --max-events stops after N messages and the next run takes the rest", async () => {
   await withPipeline({}, async (setup) => {
-    const file = join(setup.dir, "events.jsonl");
-    const stats = await writeEventsFile(file, { events: 300, seed: 9 });
-    await produceFile(setup, file);
+    const { stats } = await produceGenerated(setup, { events: 300, seed: 9 });
     const first = await consume(setup, "--max-events", "100", "--quiet");
     assert.equal(first.code, 0, first.stderr);
     assert.equal(done(first.stdout).ingested, 100);
@@ -539,9 +539,7 @@ async function forgetFrom(setup: Setup, offset: number) {
 
 Deno.test("consumer.ts reads again what the database lost: its stored offsets behind Kafka's", async () => {
   await withPipeline({}, async (setup) => {
-    const file = join(setup.dir, "events.jsonl");
-    const stats = await writeEventsFile(file, { events: 300, seed: 11 });
-    await produceFile(setup, file);
+    const { stats } = await produceGenerated(setup, { events: 300, seed: 11 });
     const first = await consume(setup, "--until-idle", "1000", "--quiet");
     assert.equal(first.code, 0, first.stderr);
     // The database loses its last commits (as when restored from an older backup): the rows
