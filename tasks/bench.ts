@@ -48,6 +48,7 @@ OPTIONS
   --partitions N        kafka.partitions of the benchmark topics
   --fetch-bytes N       consumer.max_fetch_bytes for this run (compressed bytes per partition)
   --key-type T          database.key_type for this run: text or uuid
+  --read-ahead N        database.read_ahead for this run (extra connections; 0: off)
   --consumer-v8-flags F V8 flags of the consumer process (default: those of deno task consume;
                         "" for none), e.g. --max-old-space-size=160
   --sustained [N]       run the sustained phase only, N events (default 1000000)
@@ -97,6 +98,7 @@ async function main(): Promise<number> {
     "ceiling-rows": { type: "string" },
     concurrency: { type: "string" },
     pool: { type: "string" },
+    "read-ahead": { type: "string" },
     partitions: { type: "string" },
     out: { type: "string" },
     "consumer-v8-flags": { type: "string" },
@@ -125,6 +127,8 @@ async function main(): Promise<number> {
   }
   const pool = count("pool");
   if (pool !== undefined) overrides["database.pool_size"] = pool;
+  const readAhead = count("read-ahead", undefined, 0);
+  if (readAhead !== undefined) overrides["database.read_ahead"] = readAhead;
   const partitions = count("partitions");
   if (partitions !== undefined) overrides["kafka.partitions"] = partitions;
   const fetchBytes = count("fetch-bytes", undefined, 1024);

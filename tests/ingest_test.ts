@@ -9,7 +9,8 @@ import {
 } from "../lib/db/mod.ts";
 import { existingEventIds, type IngestBatch, ingestBatch, storedOffsets } from "../lib/db/mod.ts";
 import { dedupInBatch, extraFields, type ValidEvent } from "../lib/events/mod.ts";
-import { writeTestConfig } from "./_helpers.ts";
+import { dropDatabase, uniqueName, writeTestConfig } from "./_helpers.ts";
+import { ensureServices } from "./_services.ts";
 import { withTestDatabase } from "./_database.ts";
 import { connect, queryRows } from "./_sql.ts";
 import { guideEvent, orderOf, validEvent } from "./_fixtures.ts";
@@ -147,6 +148,50 @@ Deno.test("ingestBatch() writes customers, orders, events, predictions and offse
     assert.deepEqual(await storedOffsets(db, "group-b", "orders"), new Map());
     assert.deepEqual(await existingEventIds(db, ["e2", "nope", "e1", "e2"]), new Set(["e1", "e2"]));
   });
+});
+
+Deno.test("ingestBatch() with database.read_ahead stores the same, after lookups on its own connections", async () => {
+  await ensureServices();
+  const name = uniqueName("readahead");
+  const config = await loadConfig(
+    await writeTestConfig({ database: name, "database.read_ahead": 3 }),
+  );
+  assert.equal(config.database.readAhead, 3);
+  const db = await openDatabase(config);
+  const selects = async () => {
+    const [row] = await queryRows<{ n: string }>(
+      db,
+      "SELECT VARIABLE_VALUE AS n FROM information_schema.GLOBAL_STATUS " +
+        "WHERE VARIABLE_NAME = 'COM_SELECT'",
+    );
+    return Number(row.n);
+  };
+  try {
+    // 1,100 events in slices of 250, 100 of them stored before: some lookups find rows.
+    const events = Array.from(
+      { length: 1100 },
+      (_, i) => event(`ra-${i}`, { customer_customer_id: `c-${i % 300}` }),
+    );
+    await ingestBatch(db, batchOf(events.slice(0, 100)));
+    const before = await selects();
+    const result = await ingestBatch(db, {
+      ...batchOf(events),
+      offsets: [{ topic: "orders", partition: 0, nextOffset: 1100n }],
+    });
+    const lookups = await selects() - before;
+    assert.equal(result.inserted.length, 1000);
+    assert.equal(result.duplicates.length, 100);
+    for (const table of ["table_events", "table_predictions", "table_orders"]) {
+      assert.equal(await count(db, table), 1100, table);
+    }
+    assert.equal(await count(db, "table_customers"), 300);
+    // Five slices: the writer's own duplicate checks and offset read are 6 SELECTs; each slice
+    // adds one lookup per index (eight) at least, most of them on the readers' connections.
+    assert.ok(lookups >= 6 + 5 * 8, `${lookups} SELECTs`);
+  } finally {
+    await db.close();
+    await dropDatabase(name);
+  }
 });
 
 Deno.test("ingestBatch() with duplicates skip leaves a stored event, its order, customer and prediction as they were", async () => {

@@ -18,7 +18,15 @@ import { getTableColumns, inArray } from "drizzle-orm";
 import { errorText, retry } from "../errors/mod.ts";
 import type { OrderEvent } from "../events/mod.ts";
 import { errorNumber, isTransientError } from "./_errors.ts";
-import { type Database, type Drizzle, handleOf, type RetryHook, type Tx } from "./_handle.ts";
+import {
+  type Database,
+  type Drizzle,
+  type Handle,
+  handleOf,
+  type RetryHook,
+  type Tx,
+} from "./_handle.ts";
+import { readAhead } from "./_prefetch.ts";
 import { type BatchOffset, lockOffsets } from "./_offsets.ts";
 import { chunks, insertMany, ROWS_PER_STATEMENT } from "./_statements.ts";
 import { customers, events, orders, pipelineOffsets, predictions } from "./_schema.ts";
@@ -75,6 +83,11 @@ export interface IngestResult {
  * and read again from disk.
  */
 export const SLICE_EVENTS = 500;
+/**
+ * With read-ahead: the pages read for the next slice wait in the buffer pool's old sublist
+ * (3/8 of it) while the writer writes this one, so both slices' pages must fit there.
+ */
+const READ_AHEAD_SLICE_EVENTS = 250;
 /** A duplicate-key race is retried this many times before it is taken as a real conflict. */
 const DUPLICATE_RACE_ATTEMPTS = 5;
 const ER_DUP_ENTRY = 1062;
@@ -95,7 +108,7 @@ export async function ingestBatch(
   try {
     return await retry(
       () =>
-        handle.drizzle.transaction((tx) => write(tx, batch, rows, handle.statementBytes), {
+        handle.drizzle.transaction((tx) => write(tx, batch, rows, handle), {
           isolationLevel: "read committed",
         }),
       {
@@ -193,16 +206,30 @@ async function write(
   tx: Tx,
   batch: IngestBatch,
   rows: readonly Row[],
-  statementBytes: number,
+  handle: Handle,
 ): Promise<IngestResult> {
+  const { statementBytes, readers } = handle;
+  const sliceEvents = readers ? READ_AHEAD_SLICE_EVENTS : SLICE_EVENTS;
+  const keysFrom = (from: number) =>
+    rows.slice(from, from + sliceEvents).map((r) => ({
+      event: r.id,
+      order: r.event.order_id,
+      customer: r.event.customer_customer_id,
+    }));
   // First: the fence. Nothing else is read or written if another consumer got here first.
   const absent = await lockOffsets(tx, batch.consumerGroup, batch.offsets);
   const stored = new Set<string>();
   // Slices in batch order: the latest event naming a customer or order is written last and
   // sets its columns. Within a slice rows are sorted by key, so that concurrent batches lock
   // shared rows in the same order (across slices they may not: a deadlock is retried).
-  for (let i = 0; i < rows.length; i += SLICE_EVENTS) {
-    const slice = rows.slice(i, i + SLICE_EVENTS);
+  // The next slice's pages are read while this one is written, never further ahead.
+  let ahead = readers ? readAhead(readers, keysFrom(0)) : undefined;
+  for (let i = 0; i < rows.length; i += sliceEvents) {
+    const slice = rows.slice(i, i + sliceEvents);
+    await ahead;
+    ahead = readers && i + sliceEvents < rows.length
+      ? readAhead(readers, keysFrom(i + sliceEvents))
+      : undefined;
     const found = await selectExisting(tx, slice.map((r) => r.id));
     for (const id of found) stored.add(id);
     const writing = batch.duplicates === "update" ? slice : slice.filter((r) => !found.has(r.id));

@@ -58,6 +58,13 @@ export async function openDatabase(
       if (error) connection.destroy();
     });
   });
+  const readers = config.database.readAhead > 0
+    ? mysql.createPool({
+      ...connectionOptions(target, { connectTimeoutMs }),
+      connectionLimit: config.database.readAhead,
+      enableKeepAlive: true,
+    })
+    : undefined;
   try {
     // A statement over max_allowed_packet makes the server drop the connection, which would
     // look like a transient failure: statements are kept to a quarter of it (at most 4 MiB).
@@ -66,13 +73,17 @@ export async function openDatabase(
     );
     const db = registerDatabase({
       pool,
+      readers,
       drizzle: drizzle({ client: pool, schema, mode: "default" }),
       target,
       connectTimeoutMs,
       retry: { ...DEFAULT_RETRY, ...options.retry },
       onRetry: options.onRetry,
       statementBytes: Math.max(64 * 1024, Math.min(4 * 1024 * 1024, Number(row.packet) / 4)),
-      close: () => pool.end(),
+      close: async () => {
+        await readers?.end();
+        await pool.end();
+      },
     });
     if (options.migrate ?? true) {
       await applyMigrations(db);
@@ -80,6 +91,7 @@ export async function openDatabase(
     }
     return db;
   } catch (error) {
+    await readers?.end().catch(() => {});
     await pool.end().catch(() => {});
     throw error;
   }
