@@ -339,8 +339,9 @@ export const pipelineSpec = {
           description:
             "Extra connections that read the index pages of each slice of a batch before it " +
             "is written, so that the disk has several reads in flight (0: off). Worth it only " +
-            "once the tables outgrow the server's buffer pool: measured here +20 to +36 % past " +
-            "the bend with 8, -30 % while the tables fit in memory (docs/database.md).",
+            "once the tables are a few times the server's buffer pool: measured here +18 to " +
+            "+39 % there with 8, -30 to -40 % while the tables fit in memory, nothing at six " +
+            "times (docs/database.md).",
           default: 0,
           min: 0,
           max: 32,
