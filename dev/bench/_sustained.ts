@@ -218,6 +218,7 @@ export function rateAt(
 /** Runs the sustained phase on a server of its own, removed afterwards like everything else. */
 export async function runSustained(options: SustainedOptions) {
   const started = new Date();
+  const ids = options.ids ?? "random";
   const server = await startOwnServer(options.serverOptions);
   const dir = await Deno.makeTempDir({ prefix: "pipeline_sustained_" });
   const base = uniqueName("sustained");
@@ -235,12 +236,7 @@ export async function runSustained(options: SustainedOptions) {
     admin = await new KafkaCluster(config.kafka).connectAdmin();
     log(`generating ${options.events.toLocaleString("en-US")} events`);
     const file = join(dir, "events.jsonl");
-    const expected = await writeGenerated(
-      file,
-      options.events,
-      options.seed,
-      options.ids ?? "random",
-    );
+    const expected = await writeGenerated(file, options.events, options.seed, ids);
     await admin.createTopic({
       topic: base,
       partitions: config.kafka.partitions,
@@ -315,7 +311,7 @@ export async function runSustained(options: SustainedOptions) {
         partitionsConsumedConcurrently: config.consumer.partitionsConsumedConcurrently,
         databasePoolSize: config.database.poolSize,
         keyType: config.database.keyType,
-        ids: options.ids ?? "random",
+        ids,
         /** The last migration applied: the schema measured. */
         schema,
         consumerMaxFetchBytes: config.consumer.maxFetchBytes,

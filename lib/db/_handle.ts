@@ -31,7 +31,7 @@ export type Tx = Parameters<Parameters<Drizzle["transaction"]>[0]>[0];
 /** What this folder's files reach through a Database. */
 export interface Handle {
   readonly pool: mysql.Pool;
-  /** Connections of database.read_ahead (see _prefetch.ts); absent when it is 0. */
+  /** Connections of database.read_ahead (see _read_ahead.ts); absent when it is 0. */
   readonly readers?: mysql.Pool;
   readonly drizzle: Drizzle;
   readonly target: DatabaseTarget;

@@ -26,7 +26,7 @@ import {
   type RetryHook,
   type Tx,
 } from "./_handle.ts";
-import { readAhead } from "./_prefetch.ts";
+import { readAhead } from "./_read_ahead.ts";
 import { type BatchOffset, lockOffsets } from "./_offsets.ts";
 import { chunks, insertMany, ROWS_PER_STATEMENT } from "./_statements.ts";
 import { customers, events, orders, pipelineOffsets, predictions } from "./_schema.ts";

@@ -93,11 +93,12 @@ export async function runGroupConsumer(
 ): Promise<GroupConsumer> {
   const consumer = createConsumer(kafkaOf(cluster), options);
   let stopping = false;
+  const seek = (partition: number, offset: bigint) =>
+    consumer.seek({ topic: options.topic, partition, offset: offset.toString() });
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     options.onAssigned(
       [...(payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b),
-      (partition, offset) =>
-        consumer.seek({ topic: options.topic, partition, offset: offset.toString() }),
+      seek,
     );
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -119,7 +120,7 @@ export async function runGroupConsumer(
           batchContext(
             payload,
             () => stopping,
-            (offset) => consumer.seek({ topic, partition, offset: offset.toString() }),
+            (offset) => seek(partition, offset),
           ),
         );
       },
